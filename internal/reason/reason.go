@@ -1,0 +1,103 @@
+// Package reason gives every failure svcgraph can report a kind: a stable ID, the exit code the
+// process ends with, and advice for the user. Packages below steps/ wrap their errors in a Kind so
+// the runner can show what went wrong and what to do without knowing where it came from.
+package reason
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Kind is a class of failure. The exit codes are documented in README.md; keep them stable.
+type Kind struct {
+	ID       string // e.g. "PREFLIGHT_MISSING_BINARY"
+	ExitCode int
+	Advice   string // default advice; an Error may carry more specific advice
+}
+
+// Exit codes by area. 1 is an unexpected internal error, 2 is bad usage (urfave/cli's own),
+// 130 is an interrupt (128+SIGINT, as shells report it).
+var (
+	Internal          = Kind{ID: "INTERNAL", ExitCode: 1, Advice: "This is a bug in svcgraph; please report it with the output of the same command run with -v."}
+	Usage             = Kind{ID: "USAGE", ExitCode: 2, Advice: "Run the command with --help to see the flags it takes."}
+	MissingBinary     = Kind{ID: "PREFLIGHT_MISSING_BINARY", ExitCode: 10}
+	OldBinary         = Kind{ID: "PREFLIGHT_OLD_BINARY", ExitCode: 11}
+	HostMemory        = Kind{ID: "PREFLIGHT_HOST_MEMORY", ExitCode: 12, Advice: "Ask for less memory with --memory, or close other programs."}
+	MinikubeMemory    = Kind{ID: "MINIKUBE_INSUFFICIENT_MEMORY", ExitCode: 20, Advice: "Give the container runtime or VM more memory, or ask for less with --memory."}
+	MinikubeDriver    = Kind{ID: "MINIKUBE_DRIVER_UNAVAILABLE", ExitCode: 21, Advice: "Start Docker (or your chosen driver) and try again, or pick another one with --driver."}
+	MinikubeDriverMis = Kind{ID: "MINIKUBE_DRIVER_MISMATCH", ExitCode: 22, Advice: "The profile was created with another driver: run `svcgraph down --purge` first, or pass the profile's --driver."}
+	MinikubeTooSmall  = Kind{ID: "MINIKUBE_PROFILE_TOO_SMALL", ExitCode: 23, Advice: "Delete the profile with `svcgraph down --purge` so it can be recreated larger, or ask for less with --cpus/--memory."}
+	MinikubeFailed    = Kind{ID: "MINIKUBE_FAILED", ExitCode: 24, Advice: "Run the command shown above yourself to see minikube's full output; `minikube logs -p <profile>` often says more."}
+	ChartRepo         = Kind{ID: "CHART_REPO", ExitCode: 30, Advice: "Check the repository URL (--demo-repo / --tempo-repo) and your network connection."}
+	ChartVersion      = Kind{ID: "CHART_UNSUPPORTED_VERSION", ExitCode: 31}
+	ChartDigest       = Kind{ID: "CHART_DIGEST_MISMATCH", ExitCode: 32, Advice: "The downloaded package does not match the repository index; try again, or check the repository you use."}
+	ChartLayout       = Kind{ID: "CHART_UNSUPPORTED_LAYOUT", ExitCode: 33, Advice: "This chart does not have the layout svcgraph knows how to patch; use a supported --demo-version / --tempo-version."}
+	ChartCheck        = Kind{ID: "CHART_CHECK_FAILED", ExitCode: 34, Advice: "The patched chart would not produce a working service graph; check your -f/--set values."}
+	BadValues         = Kind{ID: "BAD_VALUES", ExitCode: 35, Advice: "Fix the -f/--values file or --set expression named above."}
+	Cluster           = Kind{ID: "CLUSTER_UNREACHABLE", ExitCode: 40, Advice: "Check that the cluster is running (`minikube status -p <profile>`) and that --kubeconfig points at it."}
+	Install           = Kind{ID: "INSTALL_FAILED", ExitCode: 41}
+	PodsNotReady      = Kind{ID: "PODS_NOT_READY", ExitCode: 42}
+	Uninstall         = Kind{ID: "UNINSTALL_FAILED", ExitCode: 43}
+	PortInUse         = Kind{ID: "FORWARD_PORT_IN_USE", ExitCode: 50}
+	Forward           = Kind{ID: "FORWARD_FAILED", ExitCode: 51}
+	GraphEmpty        = Kind{ID: "GRAPH_EMPTY", ExitCode: 60}
+	Interrupted       = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run `svcgraph up` again: it picks up where this run stopped."}
+)
+
+// Kinds lists every kind, for documentation and for tests that keep exit codes unique.
+var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
+	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
+	ChartDigest, ChartLayout, ChartCheck, BadValues, Cluster, Install, PodsNotReady, Uninstall,
+	PortInUse, Forward, GraphEmpty, Interrupted}
+
+// Error is a failure of a known kind.
+type Error struct {
+	Kind   Kind
+	Msg    string // what went wrong, one sentence, no trailing period needed
+	Advice string // what to do; empty means Kind.Advice
+	Err    error  // the cause, shown under the message
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Advise returns the advice for the user: the error's own, else its kind's.
+func (e *Error) Advise() string {
+	if e.Advice != "" {
+		return e.Advice
+	}
+	return e.Kind.Advice
+}
+
+// New makes an Error of kind k.
+func New(k Kind, advice string, format string, args ...any) *Error {
+	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...), Advice: advice}
+}
+
+// Wrap makes an Error of kind k around err; it returns nil for a nil err.
+func Wrap(k Kind, err error, advice string, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...), Advice: advice, Err: err}
+}
+
+// Of classifies any error: a *Error anywhere in the chain gives its kind; a cancelled context
+// means the user interrupted; anything else is Internal.
+func Of(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, context.Canceled) {
+		return &Error{Kind: Interrupted, Msg: "interrupted", Err: nil}
+	}
+	return &Error{Kind: Internal, Msg: "unexpected error", Err: err}
+}
