@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Profile is what the double remembers about one minikube profile: one JSON file per profile in
+// the state directory, so tests can read it, or write one (e.g. Status "Paused") to set a scene.
+type Profile struct {
+	Name              string
+	Status            string // Running, Stopped or Paused
+	CPUs              int
+	Memory            int // MB
+	Driver            string
+	KubernetesVersion string
+}
+
+const (
+	running = "Running"
+	stopped = "Stopped"
+	paused  = "Paused"
+)
+
+type store struct{ dir string }
+
+func openStore() (store, error) {
+	dir := os.Getenv("MINIKUBE_DOUBLE_STATE")
+	if dir == "" {
+		return store{}, errors.New("MINIKUBE_DOUBLE_STATE is not set: it must name the directory where the minikube double keeps its profiles")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return store{}, fmt.Errorf("state directory: %w", err)
+	}
+	return store{dir: dir}, nil
+}
+
+func (s store) path(name string) string { return filepath.Join(s.dir, name+".json") }
+
+// load returns nil, nil when the profile does not exist.
+func (s store) load(name string) (*Profile, error) {
+	b, err := os.ReadFile(s.path(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var p Profile
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("profile %s: %w", name, err)
+	}
+	return &p, nil
+}
+
+// save writes through a temporary file and a rename so a reader never sees half a profile.
+func (s store) save(p *Profile) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(s.dir, ".profile-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), s.path(p.Name))
+}
+
+func (s store) remove(name string) error {
+	err := os.Remove(s.path(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// list returns the profiles sorted by name, as minikube lists its profile directories.
+func (s store) list() ([]*Profile, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || strings.HasPrefix(n, ".") || !strings.HasSuffix(n, ".json") {
+			continue
+		}
+		names = append(names, strings.TrimSuffix(n, ".json"))
+	}
+	sort.Strings(names)
+	var ps []*Profile
+	for _, n := range names {
+		p, err := s.load(n)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			ps = append(ps, p)
+		}
+	}
+	return ps, nil
+}
