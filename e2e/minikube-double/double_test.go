@@ -514,3 +514,27 @@ func TestVersionUsageAndLog(t *testing.T) {
 		t.Errorf("missing state dir: %v %s", err, out)
 	}
 }
+
+func TestStopMissingAndFlagPositions(t *testing.T) {
+	e := newEnv(t)
+	r := e.must(85, "stop", "-p", "ghost")
+	if r.stdout != "* Profile \"ghost\" not found. Run \"minikube profile list\" to view all profiles.\n  To start a cluster, run: \"minikube start -p ghost\"\n" {
+		t.Errorf("stop of a missing profile: %q", r.stdout)
+	}
+	// Flags may come before the command, and -p may be -pNAME or -p=NAME, as with cobra.
+	e.must(0, "-p", "early", "start", "--memory=3g")
+	if out, code := e.status("early"); code != 0 || !strings.Contains(out, `"Name":"early"`) {
+		t.Errorf("status: %d %s", code, out)
+	}
+	e.must(0, "status", "-pearly")
+	e.must(0, "status", "-p=early", "--output=json")
+	// The default profile is "minikube", which the usage hints then leave out.
+	r = e.must(85, "status")
+	if !strings.Contains(r.stdout, `To start a cluster, run: "minikube start"`) {
+		t.Errorf("default profile hint: %q", r.stdout)
+	}
+	r = e.must(14, "status", "-x")
+	if !strings.HasPrefix(r.stderr, "Error: unknown shorthand flag: 'x' in -x\nUsage:\n  minikube status") {
+		t.Errorf("unknown shorthand: %q", r.stderr)
+	}
+}

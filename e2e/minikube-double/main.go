@@ -163,12 +163,40 @@ func parse(argv []string) invocation {
 	return in
 }
 
+// flagError is cobra's answer to a flag the command does not take: the error, then the
+// command's usage (minikube does not silence it), all on stderr, exit 14.
 func flagError(command, name string) {
-	if strings.HasPrefix(name, "--") {
-		usageError("unknown flag: "+name, fmt.Sprintf("See 'minikube %s --help' for usage.", command))
+	msg := "unknown flag: " + name
+	if !strings.HasPrefix(name, "--") {
+		msg = fmt.Sprintf("unknown shorthand flag: '%s' in %s", strings.TrimPrefix(name, "-"), name)
 	}
-	usageError(fmt.Sprintf("unknown shorthand flag: '%s' in %s", strings.TrimPrefix(name, "-"), name),
-		fmt.Sprintf("See 'minikube %s --help' for usage.", command))
+	usageError(msg, commandUsage(command))
+}
+
+// commandUsage follows the shape of minikube's usage template, listing only the flags the
+// double knows (the real list is much longer).
+func commandUsage(command string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage:\n  minikube %s [flags] [options]\n\nFlags:\n", command)
+	for _, f := range commandFlags[command] {
+		fmt.Fprintf(&b, "  %s\n", flagUsage(f))
+	}
+	b.WriteString("\nGlobal Flags:\n")
+	for _, f := range globalFlags {
+		fmt.Fprintf(&b, "  %s\n", flagUsage(f))
+	}
+	return b.String()
+}
+
+func flagUsage(f flagSpec) string {
+	s := "    --" + f.long
+	if f.short != "" {
+		s = "-" + f.short + ", --" + f.long
+	}
+	if f.kind == valueFlag {
+		s += " string"
+	}
+	return s
 }
 
 func lookup(specs []flagSpec, name string, long bool) (flagSpec, bool) {
