@@ -135,6 +135,7 @@ func statusJSONFor(name, host, kubelet, apiserver, kubeconfig string) string {
 }
 
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 
 	// Absent.
@@ -281,6 +282,7 @@ func (e *env) checkContext(t *testing.T, name string, want bool) {
 }
 
 func TestStartKeepsOtherKubeconfigEntries(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	other := `apiVersion: v1
 kind: Config
@@ -315,6 +317,7 @@ current-context: work
 }
 
 func TestDefaultsAndSizes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, c := range []struct {
 		profile, memory string
@@ -373,6 +376,7 @@ func TestDefaultsAndSizes(t *testing.T) {
 }
 
 func TestPausedAndMisconfigured(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.must(0, "start", "-p", "pz")
 	// No pause command: the state file is the documented way to set the scene.
@@ -397,6 +401,7 @@ func TestPausedAndMisconfigured(t *testing.T) {
 }
 
 func TestFaultsChangeNothing(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		code    string
 		want    []string
@@ -443,6 +448,7 @@ func TestFaultsChangeNothing(t *testing.T) {
 }
 
 func TestRealDriverMismatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.must(0, "start", "-p", "dm", "--driver", "docker")
 	before := e.snapshot()
@@ -456,6 +462,7 @@ func TestRealDriverMismatch(t *testing.T) {
 }
 
 func TestStyledOutput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.extra = []string{"MINIKUBE_IN_STYLE=true"}
 	r := e.must(0, "start", "-p", "svcgraph")
@@ -475,6 +482,7 @@ func TestStyledOutput(t *testing.T) {
 }
 
 func TestVersionUsageAndLog(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	logFile := filepath.Join(t.TempDir(), "calls.log")
 	e.extra = []string{"MINIKUBE_DOUBLE_LOG=" + logFile}
@@ -516,6 +524,7 @@ func TestVersionUsageAndLog(t *testing.T) {
 }
 
 func TestStopMissingAndFlagPositions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.must(85, "stop", "-p", "ghost")
 	if r.stdout != "* Profile \"ghost\" not found. Run \"minikube profile list\" to view all profiles.\n  To start a cluster, run: \"minikube start -p ghost\"\n" {
