@@ -75,7 +75,7 @@ type snapshot struct {
 	statefulSets []*appsv1.StatefulSet
 	daemonSets   []*appsv1.DaemonSet
 	pvcs         map[string]*corev1.PersistentVolumeClaim // by name
-	events       map[string][]*corev1.Event              // warning events by "Kind/name"
+	events       map[string][]*corev1.Event               // warning events by "Kind/name"
 }
 
 // counts says whether a pod takes part in readiness: finished pods (Succeeded, Failed — an evicted
