@@ -1,0 +1,248 @@
+// Command svcgraph brings up the OpenTelemetry demo with Grafana Tempo's service graph on
+// minikube in one command, and takes it down again. This file is the command line only: flags
+// and environment become one steps.Config, and a plan of steps does the work.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+	helmcli "helm.sh/helm/v3/pkg/cli"
+
+	"github.com/svcgraph/svcgraph/internal/execx"
+	"github.com/svcgraph/svcgraph/internal/minikube"
+	"github.com/svcgraph/svcgraph/internal/reason"
+	"github.com/svcgraph/svcgraph/steps"
+)
+
+// version is set at release time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// env names the environment variable that backs a flag: --demo-repo reads SVCGRAPH_DEMO_REPO.
+func env(flag string) []string {
+	return []string{"SVCGRAPH_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+}
+
+// Flags every command takes after its name, as kubectl and helm users type them.
+var globalFlags = []cli.Flag{
+	&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)", EnvVars: env("kubeconfig")},
+	&cli.StringFlag{Name: "profile", Value: "svcgraph", Usage: "minikube profile, and the kubeconfig context it writes (your own minikube profile is left alone)", EnvVars: env("profile")},
+	&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "otel-demo", Usage: "namespace to install into", EnvVars: env("namespace")},
+	&cli.StringFlag{Name: "release", Value: "my-otel-demo", Usage: "Helm release name", EnvVars: env("release")},
+	&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the commands svcgraph runs and more detail", EnvVars: env("verbose")},
+	&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json (one event per line)", EnvVars: env("output")},
+}
+
+// Flags that choose and change the charts: `up` and `render` take them.
+var chartFlags = []cli.Flag{
+	&cli.StringFlag{Name: "demo-version", Usage: "opentelemetry-demo chart version (default: the tested pair with tempo-version)", EnvVars: env("demo-version")},
+	&cli.StringFlag{Name: "tempo-version", Usage: "tempo-distributed chart version", EnvVars: env("tempo-version")},
+	&cli.StringFlag{Name: "demo-repo", Usage: "Helm repository URL of opentelemetry-demo (default: the OpenTelemetry repository)", EnvVars: env("demo-repo")},
+	&cli.StringFlag{Name: "tempo-repo", Usage: "Helm repository URL of tempo-distributed (default: the grafana-community repository)", EnvVars: env("tempo-repo")},
+	&cli.StringSliceFlag{Name: "values", Aliases: []string{"f"}, Usage: "values file applied on top of the patched chart, as with helm (repeatable)", EnvVars: env("values")},
+	&cli.StringSliceFlag{Name: "set", Usage: "set a value on top of the patched chart, key=value as with helm (repeatable)", EnvVars: env("set")},
+}
+
+var forwardFlags = []cli.Flag{
+	&cli.IntFlag{Name: "port", Value: 8080, Usage: "local port for the frontend proxy (webstore, Grafana, Jaeger)", EnvVars: env("port")},
+	&cli.StringFlag{Name: "address", Value: "127.0.0.1", Usage: "local address to listen on; anything but loopback exposes the demo to your network", EnvVars: env("address")},
+}
+
+var upFlags = concat(chartFlags, forwardFlags, []cli.Flag{
+	&cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPUs for the minikube profile", EnvVars: env("cpus")},
+	&cli.StringFlag{Name: "memory", Value: "8G", Usage: "memory for the minikube profile, as minikube takes it (8G, 8192mb, 8192)", EnvVars: env("memory")},
+	&cli.StringFlag{Name: "driver", Usage: "minikube driver (default: minikube's choice)", EnvVars: env("driver")},
+	&cli.DurationFlag{Name: "timeout", Value: 15 * time.Minute, Usage: "how long to wait for the install and for every pod to be ready", EnvVars: env("timeout")},
+	&cli.BoolFlag{Name: "detach", Usage: "forward in the background and return; svcgraph down stops the forwarder", EnvVars: env("detach")},
+	&cli.BoolFlag{Name: "no-forward", Usage: "do not port-forward the frontend proxy", EnvVars: env("no-forward")},
+})
+
+func concat(lists ...[]cli.Flag) []cli.Flag {
+	var out []cli.Flag
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:                 "svcgraph",
+		Usage:                "the OpenTelemetry demo with Grafana Tempo's service graph on minikube, in one command",
+		Version:              version,
+		EnableBashCompletion: true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		ExitErrHandler:       func(*cli.Context, error) {}, // main decides exit codes
+		OnUsageError:         usageError,
+		Commands: withUsageErrors([]*cli.Command{
+			{
+				Name:   "up",
+				Usage:  "start minikube, install the demo with Tempo, wait for it and forward the frontend to localhost",
+				Flags:  concat(globalFlags, upFlags),
+				Action: func(c *cli.Context) error { return runPlan(c, steps.UpPlan) },
+			},
+			{
+				Name:  "down",
+				Usage: "uninstall the demo and delete its namespace (--stop / --purge also stop / delete the minikube profile)",
+				Flags: concat(globalFlags, []cli.Flag{
+					&cli.BoolFlag{Name: "stop", Usage: "also stop the minikube profile", EnvVars: env("stop")},
+					&cli.BoolFlag{Name: "purge", Usage: "also delete the minikube profile", EnvVars: env("purge")},
+				}),
+				Action: func(c *cli.Context) error { return runPlan(c, steps.DownPlan) },
+			},
+		}),
+	}
+}
+
+// usageError turns urfave/cli's flag errors into a Usage error (exit code 2) instead of a
+// screenful of help.
+func usageError(c *cli.Context, err error, _ bool) error {
+	advice := "Run svcgraph --help to see the commands."
+	if c.Command != nil && c.Command.Name != "" {
+		advice = fmt.Sprintf("Run svcgraph %s --help to see the flags it takes.", c.Command.Name)
+	}
+	return reason.Wrap(reason.Usage, err, advice, "bad command line")
+}
+
+func withUsageErrors(cmds []*cli.Command) []*cli.Command {
+	for _, c := range cmds {
+		c.OnUsageError = usageError
+	}
+	return cmds
+}
+
+// config turns the flags of the running command into one Config.
+func config(c *cli.Context) (steps.Config, error) {
+	cfg := steps.Config{
+		Kubeconfig:   c.String("kubeconfig"),
+		Profile:      c.String("profile"),
+		Namespace:    c.String("namespace"),
+		Release:      c.String("release"),
+		Verbose:      c.Bool("verbose"),
+		CPUs:         c.Int("cpus"),
+		Driver:       c.String("driver"),
+		DemoVersion:  c.String("demo-version"),
+		TempoVersion: c.String("tempo-version"),
+		DemoRepo:     c.String("demo-repo"),
+		TempoRepo:    c.String("tempo-repo"),
+		ValuesFiles:  c.StringSlice("values"),
+		SetValues:    c.StringSlice("set"),
+		Timeout:      c.Duration("timeout"),
+		Address:      c.String("address"),
+		Port:         c.Int("port"),
+		Detach:       c.Bool("detach"),
+		NoForward:    c.Bool("no-forward"),
+		StopCluster:  c.Bool("stop"),
+		PurgeCluster: c.Bool("purge"),
+		Helm:         helmcli.New(),
+	}
+	if out := c.String("output"); out != "text" && out != "json" {
+		return cfg, reason.New(reason.Usage, "Use --output text or --output json.", "unknown --output %q", out)
+	}
+	if m := c.String("memory"); m != "" {
+		mb, err := minikube.ParseMemory(m)
+		if err != nil {
+			return cfg, reason.Wrap(reason.Usage, err, "Use a size such as --memory 8G or --memory 8192mb.", "bad --memory")
+		}
+		cfg.MemoryMB = mb
+	}
+	if !c.IsSet("cpus") && c.Command.Name != "up" {
+		cfg.CPUs, cfg.MemoryMB, cfg.Port = 4, 8192, 8080 // not used outside up; keeps Validate simple
+	}
+	var err error
+	if cfg.CacheDir, err = os.UserCacheDir(); err != nil {
+		return cfg, reason.Wrap(reason.Usage, err, "Set HOME (or XDG_CACHE_HOME) so svcgraph has a cache directory.", "no cache directory")
+	}
+	cfg.CacheDir = filepath.Join(cfg.CacheDir, "svcgraph")
+	cfg.StateDir = stateDir(cfg.CacheDir)
+	return cfg, cfg.Validate()
+}
+
+// stateDir follows XDG_STATE_HOME where it is set, else keeps state beside the cache.
+func stateDir(cacheDir string) string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "svcgraph")
+	}
+	if home, err := os.UserHomeDir(); err == nil && runtime.GOOS != "windows" {
+		return filepath.Join(home, ".local", "state", "svcgraph")
+	}
+	return filepath.Join(cacheDir, "state")
+}
+
+// runner picks how progress looks: JSON when asked; a spinner only on a terminal that wants
+// colour and cursor movement; plain lines everywhere else, so logs and files stay clean.
+func runner(c *cli.Context) *steps.Runner {
+	r := &steps.Runner{Out: c.App.Writer, Verbose: c.Bool("verbose")}
+	f, isFile := c.App.Writer.(*os.File)
+	switch {
+	case c.String("output") == "json":
+		r.Mode = steps.JSON
+	case isFile && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb":
+		r.Mode, r.TTY = steps.Terminal, f
+	}
+	return r
+}
+
+func newSession(cfg steps.Config) *steps.Session {
+	x := execx.OS{}
+	return &steps.Session{
+		Config:       cfg,
+		Exec:         x,
+		Minikube:     minikube.Driver{Exec: x},
+		HostMemoryMB: hostMemoryMB,
+		GOOS:         runtime.GOOS,
+	}
+}
+
+func runPlan(c *cli.Context, plan func(steps.Config) steps.Plan) error {
+	r := runner(c)
+	cfg, err := config(c)
+	if err != nil {
+		r.Failure(err)
+		return reported{err}
+	}
+	if err := r.Run(c.Context, plan(cfg), newSession(cfg)); err != nil {
+		return reported{err}
+	}
+	return nil
+}
+
+// reported marks an error the runner has already shown, so main only sets the exit code.
+type reported struct{ error }
+
+func (r reported) Unwrap() error { return r.error }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first Ctrl-C the plan unwinds; a second one should kill at once.
+		<-ctx.Done()
+		stop()
+	}()
+	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode shows errors nobody has shown yet and returns the documented exit code.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var rep reported
+	if !errors.As(err, &rep) {
+		fmt.Fprint(stderr, strings.TrimPrefix(steps.Explain(err), "\n"))
+	}
+	return reason.Of(err).Kind.ExitCode
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// run executes svcgraph in-process as a user would type it and returns output and exit code.
+func run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	err := newApp(&out, &out).RunContext(context.Background(), append([]string{"svcgraph"}, args...))
+	code := exitCode(err, &out)
+	return out.String(), code
+}
+
+func TestUpWithoutMinikubeStopsAtPreflight(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // nothing installed
+	t.Setenv("HOME", t.TempDir())
+	out, code := run(t, "up")
+	if code != 10 {
+		t.Errorf("exit code %d, want 10 (PREFLIGHT_MISSING_BINARY)\n%s", code, out)
+	}
+	if !strings.Contains(out, "not found on PATH: kubectl, minikube, helm") || !strings.Contains(out, "install minikube:") {
+		t.Errorf("output lacks the missing binaries or install hints:\n%s", out)
+	}
+	if strings.ContainsRune(out, 0x1b) {
+		t.Errorf("output to a non-terminal contains escape codes: %q", out)
+	}
+}
+
+func TestFlagsAfterTheCommandAndFromTheEnvironment(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("SVCGRAPH_MEMORY", "1g")
+	out, code := run(t, "up", "--namespace", "demo")
+	if code != 2 || !strings.Contains(out, "--memory 1G is too little") {
+		t.Errorf("SVCGRAPH_MEMORY was not read: exit %d\n%s", code, out)
+	}
+}
+
+func TestBadInputIsAUsageError(t *testing.T) {
+	for _, args := range [][]string{
+		{"up", "--bogus"},
+		{"up", "--cpus", "1"},
+		{"up", "--memory", "lots"},
+		{"up", "--output", "yaml"},
+		{"up", "--port", "70000"},
+	} {
+		out, code := run(t, args...)
+		if code != 2 || !strings.Contains(out, "What to do:") {
+			t.Errorf("%v: exit %d, want 2 with advice\n%s", args, code, out)
+		}
+	}
+}
+
+func TestUpHelpListsTheFlags(t *testing.T) {
+	out, _ := run(t, "up", "--help")
+	for _, f := range []string{"--kubeconfig", "--profile", "--namespace", "--release", "--verbose", "--output",
+		"--cpus", "--memory", "--driver", "--port", "--address", "--demo-version", "--tempo-version",
+		"--demo-repo", "--tempo-repo", "--values", "--set", "--timeout", "--detach", "--no-forward"} {
+		if !strings.Contains(out, f) {
+			t.Errorf("up --help lacks %s", f)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/svcgraph/svcgraph/internal/execx"
+	"github.com/svcgraph/svcgraph/internal/minikube"
+	"github.com/svcgraph/svcgraph/internal/reason"
+)
+
+// tool is one program svcgraph needs on PATH: how to ask its version, the oldest one that works,
+// and how to install it on each OS.
+type tool struct {
+	name    string
+	args    []string
+	version func(out []byte) (string, error)
+	min     string
+	install map[string]string // GOOS → hint
+}
+
+var tools = []tool{
+	{
+		name: "kubectl", args: []string{"version", "--client", "-o", "json"}, min: "v1.28.0",
+		version: func(out []byte) (string, error) {
+			var v struct {
+				ClientVersion struct{ GitVersion string } `json:"clientVersion"`
+			}
+			err := json.Unmarshal(out, &v)
+			return v.ClientVersion.GitVersion, err
+		},
+		install: map[string]string{
+			"darwin":  "brew install kubectl",
+			"linux":   "see https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/ (or: sudo snap install kubectl --classic)",
+			"windows": "winget install -e --id Kubernetes.kubectl",
+		},
+	},
+	{
+		name: "minikube", args: []string{"version", "-o", "json"}, min: "v1.32.0",
+		version: func(out []byte) (string, error) {
+			var v struct{ MinikubeVersion string }
+			err := json.Unmarshal(out, &v)
+			return v.MinikubeVersion, err
+		},
+		install: map[string]string{
+			"darwin":  "brew install minikube",
+			"linux":   "see https://minikube.sigs.k8s.io/docs/start/ (curl -LO https://storage.googleapis.com/minikube/releases/latest/minikube-linux-amd64 && sudo install minikube-linux-amd64 /usr/local/bin/minikube)",
+			"windows": "winget install -e --id Kubernetes.minikube",
+		},
+	},
+	{
+		name: "helm", args: []string{"version", "--template", "{{.Version}}"}, min: "v3.12.0",
+		version: func(out []byte) (string, error) { return strings.TrimSpace(string(out)), nil },
+		install: map[string]string{
+			"darwin":  "brew install helm",
+			"linux":   "see https://helm.sh/docs/intro/install/ (or: sudo snap install helm --classic)",
+			"windows": "winget install -e --id Helm.Helm",
+		},
+	},
+}
+
+// Preflight checks that kubectl, minikube and helm are installed and new enough, and that the
+// host has the memory asked for.
+type Preflight struct{}
+
+func (Preflight) ID() string    { return "preflight" }
+func (Preflight) Title() string { return "Checking prerequisites" }
+
+func (Preflight) Run(ctx context.Context, s *Session) error {
+	var found, missing, old []string
+	var advice []string
+	for _, t := range tools {
+		if _, err := s.Exec.LookPath(t.name); err != nil {
+			missing = append(missing, t.name)
+			advice = append(advice, fmt.Sprintf("install %s: %s", t.name, t.hint(s.GOOS)))
+			continue
+		}
+		v, err := t.read(ctx, s.Exec)
+		if err != nil {
+			return err
+		}
+		if semver.MustParse(t.min).GreaterThan(v) {
+			old = append(old, fmt.Sprintf("%s %s (need %s or newer)", t.name, v.Original(), t.min))
+			advice = append(advice, fmt.Sprintf("upgrade %s: %s", t.name, t.hint(s.GOOS)))
+			continue
+		}
+		found = append(found, t.name+" "+v.Original())
+	}
+	switch {
+	case len(missing) > 0:
+		return reason.New(reason.MissingBinary, strings.Join(advice, "\n"), "not found on PATH: %s", strings.Join(missing, ", "))
+	case len(old) > 0:
+		return reason.New(reason.OldBinary, strings.Join(advice, "\n"), "too old: %s", strings.Join(old, ", "))
+	}
+	if s.HostMemoryMB != nil {
+		if total, ok := s.HostMemoryMB(); ok && total < s.Config.MemoryMB {
+			return reason.New(reason.HostMemory, fmt.Sprintf("Ask for less with --memory (this host has %s; minikube needs at least %s).",
+				minikube.FormatMemory(total), minikube.FormatMemory(minikube.MinMemoryMB)),
+				"--memory %s is more than this host's %s of memory", minikube.FormatMemory(s.Config.MemoryMB), minikube.FormatMemory(total))
+		}
+	}
+	s.Result(strings.Join(found, ", "))
+	return nil
+}
+
+func (t tool) hint(goos string) string {
+	if h, ok := t.install[goos]; ok {
+		return h
+	}
+	return t.install["linux"]
+}
+
+func (t tool) read(ctx context.Context, x execx.Runner) (*semver.Version, error) {
+	c := execx.Command(t.name, t.args...)
+	res, err := x.Run(ctx, c)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+		return nil, reason.Wrap(reason.OldBinary, err, fmt.Sprintf("Check that `%s` works; reinstall %s if it does not: %s", c, t.name, t.hint("linux")),
+			"could not read the version of %s", t.name)
+	}
+	raw, err := t.version(res.Stdout)
+	if err == nil {
+		var v *semver.Version
+		if v, err = semver.NewVersion(raw); err == nil {
+			return v, nil
+		}
+	}
+	return nil, reason.New(reason.OldBinary, fmt.Sprintf("Run `%s` yourself; svcgraph needs %s %s or newer.", c, t.name, t.min),
+		"could not understand the version %s printed: %q", t.name, strings.TrimSpace(string(res.Stdout)))
+}

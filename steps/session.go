@@ -1,0 +1,52 @@
+package steps
+
+import (
+	"github.com/svcgraph/svcgraph/internal/execx"
+	"github.com/svcgraph/svcgraph/internal/minikube"
+)
+
+// Session is what the steps of one command share: the configuration, the seams to the outside,
+// and what earlier steps produced for later ones.
+type Session struct {
+	Config   Config
+	Exec     execx.Runner
+	Minikube minikube.Driver
+	// HostMemoryMB reports the host's memory, or ok=false where the OS does not tell.
+	HostMemoryMB func() (mb int, ok bool)
+	// GOOS picks install hints; runtime.GOOS unless a test says otherwise.
+	GOOS string
+
+	runner *Runner
+	result string
+}
+
+// Progress updates the running step's live detail.
+func (s *Session) Progress(msg string) {
+	if s.runner != nil {
+		s.runner.progress(msg)
+	}
+}
+
+// Result sets the one-line outcome printed after the step's ✓ ("reused running profile").
+func (s *Session) Result(msg string) { s.result = msg }
+
+// Warn prints a warning line while the step runs.
+func (s *Session) Warn(msg string) {
+	if s.runner != nil {
+		s.runner.log("warning: "+msg, false)
+	}
+}
+
+// Info prints a line for the user (URLs, what to do next).
+func (s *Session) Info(msg string) {
+	if s.runner != nil {
+		s.runner.log(msg, false)
+	}
+}
+
+// Debug prints a line only with -v.
+func (s *Session) Debug(msg string) {
+	if s.runner != nil {
+		s.runner.log(msg, true)
+	}
+}
