@@ -547,3 +547,29 @@ func TestStopMissingAndFlagPositions(t *testing.T) {
 		t.Errorf("unknown shorthand: %q", r.stderr)
 	}
 }
+
+func TestPauseUnpause(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.must(85, "pause", "-p", "pp")
+	e.must(0, "start", "-p", "pp")
+	r := e.must(0, "pause", "-p", "pp")
+	if r.stdout != "* Pausing node pp ... \n* Paused 14 containers in: kube-system, kubernetes-dashboard, istio-operator\n" {
+		t.Errorf("pause: %q", r.stdout)
+	}
+	if out, code := e.status("pp"); code != 2 || out != statusJSONFor("pp", "Running", "Stopped", "Paused", "Configured") {
+		t.Errorf("paused status: %d %s", code, out)
+	}
+	r = e.must(0, "unpause", "-p", "pp", "-A")
+	if r.stdout != "* Unpausing node pp ... \n* Unpaused 14 containers\n" {
+		t.Errorf("unpause: %q", r.stdout)
+	}
+	if _, code := e.status("pp"); code != 0 {
+		t.Errorf("after unpause: exit %d", code)
+	}
+	e.must(0, "stop", "-p", "pp")
+	r = e.must(83, "unpause", "-p", "pp")
+	if !strings.Contains(r.stdout, "host is not running: state=Stopped") {
+		t.Errorf("unpause of a stopped profile: %q", r.stdout)
+	}
+}

@@ -67,6 +67,8 @@ var commandFlags = map[string][]flagSpec{
 	"delete":       {{"all", "", boolFlag}, {"purge", "", boolFlag}, {"output", "o", valueFlag}},
 	"profile list": {{"output", "o", valueFlag}, {"light", "l", boolFlag}, {"detailed", "d", boolFlag}},
 	"version":      {{"output", "o", valueFlag}, {"short", "", boolFlag}, {"components", "", boolFlag}},
+	"pause":        {{"namespaces", "n", valueFlag}, {"all-namespaces", "A", boolFlag}, {"output", "o", valueFlag}},
+	"unpause":      {{"namespaces", "n", valueFlag}, {"all-namespaces", "A", boolFlag}, {"output", "o", valueFlag}},
 }
 
 // invocation is a parsed command line.
@@ -210,7 +212,8 @@ func lookup(specs []flagSpec, name string, long bool) (flagSpec, bool) {
 
 const rootHelp = `minikube provisions and manages local Kubernetes clusters optimized for development workflows.
 
-(This is svcgraph's minikube test double: start, status, stop, delete, profile list, version.)
+(This is svcgraph's minikube test double: start, status, stop, delete, pause, unpause,
+profile list, version.)
 `
 
 func main() {
@@ -240,6 +243,10 @@ func main() {
 		deleteCmd(p, st, in)
 	case "profile list":
 		profileList(p, st, in)
+	case "pause":
+		pause(p, st, in, true)
+	case "unpause":
+		pause(p, st, in, false)
 	}
 }
 
