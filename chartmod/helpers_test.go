@@ -1,0 +1,58 @@
+package chartmod
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/cli"
+
+	"github.com/svcgraph/svcgraph/internal/chartrepo"
+)
+
+// helmSettings points every Helm directory into a temporary one, so tests never touch the user's
+// ~/.config/helm.
+func helmSettings(t testing.TB) *cli.EnvSettings {
+	h := t.TempDir()
+	s := cli.New()
+	s.RepositoryConfig = filepath.Join(h, "config", "repositories.yaml")
+	s.RepositoryCache = filepath.Join(h, "cache", "repository")
+	s.RegistryConfig = filepath.Join(h, "config", "registry", "config.json")
+	s.PluginsDirectory = filepath.Join(h, "data", "plugins")
+	s.KubeConfig = filepath.Join(h, "kubeconfig")
+	return s
+}
+
+// fixtureOptions serves the shared fixture repositories and returns options pointing at them.
+func fixtureOptions(t testing.TB, demo, tempo, release string) (Options, *chartrepo.Server) {
+	t.Helper()
+	srv := chartrepo.Serve(t, chartrepo.Dir(t))
+	return Options{
+		DemoVersion: demo, TempoVersion: tempo,
+		DemoRepoURL: srv.RepoURL("open-telemetry"), TempoRepoURL: srv.RepoURL("grafana-community"),
+		Release: release, Namespace: "otel-demo",
+		CacheDir: t.TempDir(), Helm: helmSettings(t),
+	}, srv
+}
+
+// prepare runs add, pull, patch and render.
+func prepare(t testing.TB, o Options) (*Patched, *Rendered) {
+	t.Helper()
+	ctx := context.Background()
+	if err := AddRepos(ctx, o); err != nil {
+		t.Fatalf("AddRepos: %v", err)
+	}
+	pulled, err := Pull(ctx, o)
+	if err != nil {
+		t.Fatalf("Pull: %v", err)
+	}
+	p, err := Patch(pulled, o)
+	if err != nil {
+		t.Fatalf("Patch: %v", err)
+	}
+	r, err := Render(p, o)
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	return p, r
+}

@@ -1,0 +1,118 @@
+// Package chartmod turns the upstream opentelemetry-demo chart into one that sends traces to
+// Tempo and shows the service graph: it adds the chart repositories, pulls exact chart versions
+// with a digest check, patches the demo chart as ../shared/charts/PATCHES.md prescribes, renders
+// it client-only with the Helm SDK and checks the rendered objects.
+package chartmod
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/cli"
+
+	"github.com/svcgraph/svcgraph/internal/reason"
+)
+
+// DefaultKubeVersion is the Kubernetes version a client-only render assumes. Without an explicit
+// one an SDK build assumes v1.20, and the newer charts refuse to render (PATCHES.md §1.9).
+const DefaultKubeVersion = "v1.34.0"
+
+// Options says which charts to use and how to install them. The zero value of each field means
+// its default.
+type Options struct {
+	DemoVersion, TempoVersion string // "" = DefaultDemoVersion, DefaultTempoVersion
+	DemoRepoURL, TempoRepoURL string // "" = DefaultDemoRepoURL, DefaultTempoRepoURL
+	Release, Namespace        string
+	ValuesFiles               []string // -f, applied on top of the patch, later wins
+	SetValues                 []string // --set k=v, helm strvals semantics, applied after files
+	CacheDir                  string   // svcgraph's cache directory; pulled packages live here
+	Helm                      *cli.EnvSettings
+	KubeVersion               string // for the client-only render; "" = DefaultKubeVersion
+	Progress                  func(msg string)
+}
+
+func (o Options) withDefaults() Options {
+	if o.DemoVersion == "" {
+		o.DemoVersion = DefaultDemoVersion
+	}
+	if o.TempoVersion == "" {
+		o.TempoVersion = DefaultTempoVersion
+	}
+	if o.DemoRepoURL == "" {
+		o.DemoRepoURL = DefaultDemoRepoURL
+	}
+	if o.TempoRepoURL == "" {
+		o.TempoRepoURL = DefaultTempoRepoURL
+	}
+	if o.KubeVersion == "" {
+		o.KubeVersion = DefaultKubeVersion
+	}
+	if o.Helm == nil {
+		o.Helm = cli.New()
+	}
+	return o
+}
+
+func (o Options) progress(format string, args ...any) {
+	if o.Progress != nil {
+		o.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+// Validate checks release name and versions without touching the network, so a typo fails before
+// any download.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	if err := chartutil.ValidateReleaseName(o.Release); err != nil {
+		return reason.Wrap(reason.Usage, err,
+			"Pick a release name of lowercase letters, digits and '-', at most 53 characters.",
+			"invalid release name %q", o.Release)
+	}
+	if o.Namespace == "" {
+		return reason.New(reason.Usage, "Pass a namespace.", "no namespace given")
+	}
+	if o.CacheDir == "" {
+		return reason.New(reason.Internal, "", "chartmod: no cache directory given")
+	}
+	s, err := resolve(o)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(o.Release, "prometheus") && demoPrometheusInReleaseBreaks.at(s.Demo) {
+		return reason.New(reason.Usage,
+			fmt.Sprintf("Pick a release name without \"prometheus\", or use %s 0.35.0 or later.", DemoChart),
+			"release name %q contains \"prometheus\": %s %s then names its Prometheus Service %s-server, "+
+				"and the demo's own references to %s-prometheus-server break", o.Release, DemoChart, o.DemoVersion,
+			o.Release, o.Release)
+	}
+	if _, err := chartutil.ParseKubeVersion(o.KubeVersion); err != nil {
+		return reason.Wrap(reason.Usage, err, "Pass a Kubernetes version like v1.34.0.", "invalid Kubernetes version %q", o.KubeVersion)
+	}
+	return nil
+}
+
+// Names resolves the in-cluster names for o's release and version pair, without any chart.
+func (o Options) Names() (Names, error) {
+	s, err := resolve(o)
+	if err != nil {
+		return Names{}, err
+	}
+	return s.Names, nil
+}
+
+func supportedVersion(chartName, v string, supported []string) (*semver.Version, error) {
+	if !slices.Contains(supported, v) {
+		var pairs []string
+		for _, p := range Supported() {
+			pairs = append(pairs, p.Demo+"/"+p.Tempo)
+		}
+		return nil, reason.New(reason.ChartVersion,
+			fmt.Sprintf("Use one of the supported %s versions: %s (supported demo/tempo pairs: %s).",
+				chartName, strings.Join(supported, ", "), strings.Join(pairs, ", ")),
+			"%s version %q is not supported", chartName, v)
+	}
+	return semver.NewVersion(v)
+}
