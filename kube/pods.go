@@ -160,7 +160,8 @@ func (c *Client) listSnapshot(ctx context.Context, ns, selector string) (*snapsh
 
 // watchSet holds the informers WaitPods reads from and signals changed on every event.
 type watchSet struct {
-	changed                                                   chan struct{}
+	changed chan struct{}
+
 	pods, deployments, statefulSets, daemonSets, pvcs, events cache.SharedIndexInformer
 
 	mu       sync.Mutex
