@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/term"
 	helmcli "helm.sh/helm/v3/pkg/cli"
 
+	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -91,7 +93,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:   "up",
 				Usage:  "start minikube, install the demo with Tempo, wait for it and forward the frontend to localhost",
 				Flags:  concat(globalFlags, upFlags),
-				Action: func(c *cli.Context) error { return runPlan(c, steps.UpPlan) },
+				Action: up,
 			},
 			{
 				Name:  "down",
@@ -100,7 +102,40 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.BoolFlag{Name: "stop", Usage: "also stop the minikube profile", EnvVars: env("stop")},
 					&cli.BoolFlag{Name: "purge", Usage: "also delete the minikube profile", EnvVars: env("purge")},
 				}),
-				Action: func(c *cli.Context) error { return runPlan(c, steps.DownPlan) },
+				Action: func(c *cli.Context) error {
+					_, err := runPlan(c, steps.DownPlan)
+					return err
+				},
+			},
+			{
+				Name:   "status",
+				Usage:  "show the minikube profile, the release, pod readiness and the background forwarder",
+				Flags:  globalFlags,
+				Action: status,
+			},
+			{
+				Name:  "render",
+				Usage: "print the patched manifests (or only the check report) without touching any cluster",
+				Flags: concat(globalFlags, chartFlags, []cli.Flag{
+					&cli.BoolFlag{Name: "check-only", Usage: "print only the render checks, not the manifests"},
+				}),
+				Action: render,
+			},
+			{
+				Name:  "forward",
+				Usage: "forward the frontend proxy to localhost, reconnecting when its pod is replaced (until Ctrl-C)",
+				Flags: concat(globalFlags, forwardFlags, []cli.Flag{
+					&cli.BoolFlag{Name: "background", Hidden: true, Usage: "run as up --detach's forwarder: one ready line on stdout, the rest on stderr"},
+				}),
+				Action: forward,
+			},
+			{
+				Name:  "version",
+				Usage: "print svcgraph's version",
+				Action: func(c *cli.Context) error {
+					fmt.Fprintf(c.App.Writer, "svcgraph %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+					return nil
+				},
 			},
 		}),
 	}
@@ -148,8 +183,8 @@ func config(c *cli.Context) (steps.Config, error) {
 		PurgeCluster: c.Bool("purge"),
 		Helm:         helmcli.New(),
 	}
-	if out := c.String("output"); out != "text" && out != "json" {
-		return cfg, reason.New(reason.Usage, "Use --output text or --output json.", "unknown --output %q", out)
+	if cfg.Output = c.String("output"); cfg.Output != "text" && cfg.Output != "json" {
+		return cfg, reason.New(reason.Usage, "Use --output text or --output json.", "unknown --output %q", cfg.Output)
 	}
 	if m := c.String("memory"); m != "" {
 		mb, err := minikube.ParseMemory(m)
@@ -200,23 +235,90 @@ func newSession(cfg steps.Config) *steps.Session {
 	return &steps.Session{
 		Config:       cfg,
 		Exec:         x,
+		Spawner:      x,
 		Minikube:     minikube.Driver{Exec: x},
 		HostMemoryMB: hostMemoryMB,
 		GOOS:         runtime.GOOS,
 	}
 }
 
-func runPlan(c *cli.Context, plan func(steps.Config) steps.Plan) error {
+// runPlan runs a command's plan and returns the session for what follows it.
+func runPlan(c *cli.Context, plan func(steps.Config) steps.Plan) (*steps.Session, error) {
 	r := runner(c)
+	cfg, err := config(c)
+	if err != nil {
+		r.Failure(err)
+		return nil, reported{err}
+	}
+	s := newSession(cfg)
+	if err := r.Run(c.Context, plan(cfg), s); err != nil {
+		return s, reported{err}
+	}
+	return s, nil
+}
+
+func up(c *cli.Context) error {
+	s, err := runPlan(c, steps.UpPlan)
+	if err != nil {
+		return err
+	}
+	return s.Hold(c.Context)
+}
+
+func status(c *cli.Context) error {
+	cfg, err := config(c)
+	if err != nil {
+		return err
+	}
+	rep, err := steps.Status(c.Context, newSession(cfg))
+	if err != nil {
+		return err
+	}
+	if cfg.Output == "json" {
+		return json.NewEncoder(c.App.Writer).Encode(rep)
+	}
+	rep.WriteText(c.App.Writer)
+	return nil
+}
+
+// render prints manifests on stdout; progress goes to stderr so the output can be piped.
+func render(c *cli.Context) error {
+	r := runner(c)
+	r.Out = c.App.ErrWriter
+	if r.Mode == steps.Terminal {
+		r.TTY, _ = c.App.ErrWriter.(*os.File)
+	}
 	cfg, err := config(c)
 	if err != nil {
 		r.Failure(err)
 		return reported{err}
 	}
-	if err := r.Run(c.Context, plan(cfg), newSession(cfg)); err != nil {
+	s := newSession(cfg)
+	if err := r.Run(c.Context, steps.RenderPlan(cfg), s); err != nil {
 		return reported{err}
 	}
+	if c.Bool("check-only") {
+		fmt.Fprint(c.App.Writer, chartmod.Check(s.Rendered).String())
+		return nil
+	}
+	fmt.Fprint(c.App.Writer, s.Rendered.Manifest)
 	return nil
+}
+
+func forward(c *cli.Context) error {
+	cfg, err := config(c)
+	if err != nil {
+		return err
+	}
+	s := newSession(cfg)
+	if c.Bool("background") {
+		return steps.ForwardInBackground(c.Context, s, c.App.Writer, c.App.ErrWriter)
+	}
+	r := runner(c)
+	if err := r.Run(c.Context, steps.Plan{steps.Forward{}}, s); err != nil {
+		return reported{err}
+	}
+	return s.Hold(c.Context)
 }
 
 // reported marks an error the runner has already shown, so main only sets the exit code.

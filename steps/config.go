@@ -18,6 +18,7 @@ type Config struct {
 	Namespace  string
 	Release    string
 	Verbose    bool
+	Output     string // text or json
 
 	// minikube
 	CPUs     int

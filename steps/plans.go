@@ -2,10 +2,24 @@ package steps
 
 // UpPlan is `svcgraph up`, in order.
 func UpPlan(c Config) Plan {
-	return Plan{Preflight{}, StartMinikube{}}
+	p := Plan{Preflight{}, StartMinikube{}, AddRepos{}, PrepareCharts{}, Install{}, WaitPods{}}
+	if !c.NoForward {
+		p = append(p, Forward{})
+	}
+	return p
 }
 
-// DownPlan is `svcgraph down`, in order.
+// DownPlan is `svcgraph down`, in order. Every step tolerates "already gone", so down twice works.
 func DownPlan(c Config) Plan {
-	return Plan{}
+	p := Plan{StopForwarder{}, FindCluster{}, Uninstall{}, DeleteNamespace{}}
+	switch {
+	case c.PurgeCluster:
+		p = append(p, DeleteMinikube{})
+	case c.StopCluster:
+		p = append(p, StopMinikube{})
+	}
+	return p
 }
+
+// RenderPlan is `svcgraph render`: charts only, no cluster.
+func RenderPlan(Config) Plan { return Plan{AddRepos{}, PrepareCharts{}} }

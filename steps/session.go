@@ -1,8 +1,10 @@
 package steps
 
 import (
+	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
+	"github.com/svcgraph/svcgraph/kube"
 )
 
 // Session is what the steps of one command share: the configuration, the seams to the outside,
@@ -10,14 +12,23 @@ import (
 type Session struct {
 	Config   Config
 	Exec     execx.Runner
+	Spawner  execx.Spawner // starts and stops the background forwarder
 	Minikube minikube.Driver
 	// HostMemoryMB reports the host's memory, or ok=false where the OS does not tell.
 	HostMemoryMB func() (mb int, ok bool)
 	// GOOS picks install hints; runtime.GOOS unless a test says otherwise.
 	GOOS string
 
-	runner *Runner
-	result string
+	// Filled in by steps for the ones after them.
+	Patched   *chartmod.Patched
+	Rendered  *chartmod.Rendered
+	Forwarder *kube.Forwarder // set when up forwards in the foreground
+	detached  bool            // a background forwarder serves the port
+
+	kube        *kube.Client
+	clusterAway string // why `down` cannot reach the cluster; "" when it can
+	runner      *Runner
+	result      string
 }
 
 // Progress updates the running step's live detail.
@@ -49,4 +60,16 @@ func (s *Session) Debug(msg string) {
 	if s.runner != nil {
 		s.runner.log(msg, true)
 	}
+}
+
+// Kube returns the cluster client for the profile's kubeconfig context, made on first use.
+func (s *Session) Kube() (*kube.Client, error) {
+	if s.kube == nil {
+		k, err := kube.New(kube.Options{Kubeconfig: s.Config.Kubeconfig, Context: s.Config.Profile, Namespace: s.Config.Namespace})
+		if err != nil {
+			return nil, err
+		}
+		s.kube = k
+	}
+	return s.kube, nil
 }

@@ -1,0 +1,29 @@
+//go:build !windows
+
+package execx
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// detached puts the child in its own session so the terminal's Ctrl-C and hang-up do not reach it.
+func detached() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+
+func (OS) Terminate(pid int) error {
+	err := syscall.Kill(pid, syscall.SIGTERM)
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+func (OS) Alive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

@@ -1,0 +1,120 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/svcgraph/svcgraph/internal/minikube"
+	"github.com/svcgraph/svcgraph/internal/reason"
+)
+
+// FindCluster learns whether the profile runs. `down` must succeed when there is nothing left
+// to take down, so a stopped or absent profile is an answer, not an error.
+type FindCluster struct{}
+
+func (FindCluster) ID() string    { return "cluster" }
+func (FindCluster) Title() string { return "Finding the cluster" }
+
+func (FindCluster) Run(ctx context.Context, s *Session) error {
+	st, err := s.Minikube.Status(ctx, s.Config.Profile)
+	if err != nil {
+		return reason.Wrap(reason.MinikubeFailed, err, "", "could not read the state of minikube profile %q", s.Config.Profile)
+	}
+	if st.State != minikube.Running {
+		s.clusterAway = fmt.Sprintf("minikube profile %s is %s", s.Config.Profile, map[minikube.State]string{
+			minikube.Absent: "absent", minikube.Stopped: "stopped", minikube.Paused: "paused", minikube.Broken: "not healthy"}[st.State])
+		s.Result(s.clusterAway + ": nothing to uninstall")
+		return nil
+	}
+	k, err := s.Kube()
+	if err != nil {
+		return err
+	}
+	if err := k.Ping(ctx); err != nil {
+		return err
+	}
+	s.Result("minikube profile " + s.Config.Profile + " is running")
+	return nil
+}
+
+// Uninstall removes the Helm release; an absent release is fine.
+type Uninstall struct{}
+
+func (Uninstall) ID() string    { return "uninstall" }
+func (Uninstall) Title() string { return "Uninstalling the demo" }
+
+func (Uninstall) Run(ctx context.Context, s *Session) error {
+	if s.clusterAway != "" {
+		s.Result("skipped: " + s.clusterAway)
+		return nil
+	}
+	k, err := s.Kube()
+	if err != nil {
+		return err
+	}
+	rel, err := k.Release(s.Config.Release)
+	if err != nil {
+		return err
+	}
+	if rel == nil {
+		s.Result("release " + s.Config.Release + " was not installed")
+		return nil
+	}
+	if err := k.Uninstall(ctx, s.Config.Release); err != nil {
+		return err
+	}
+	s.Result(fmt.Sprintf("uninstalled release %s (revision %d)", s.Config.Release, rel.Revision))
+	return nil
+}
+
+// DeleteNamespace deletes the namespace and waits until it is gone, so a following `up` does
+// not trip over a namespace that is still terminating.
+type DeleteNamespace struct{}
+
+func (DeleteNamespace) ID() string    { return "namespace" }
+func (DeleteNamespace) Title() string { return "Deleting the namespace" }
+
+func (DeleteNamespace) Run(ctx context.Context, s *Session) error {
+	if s.clusterAway != "" {
+		s.Result("skipped: " + s.clusterAway)
+		return nil
+	}
+	k, err := s.Kube()
+	if err != nil {
+		return err
+	}
+	s.Progress("waiting for namespace " + s.Config.Namespace + " to be gone")
+	if err := k.DeleteNamespace(ctx, s.Config.Namespace); err != nil {
+		return err
+	}
+	s.Result("namespace " + s.Config.Namespace + " is gone")
+	return nil
+}
+
+// StopMinikube stops the profile (`down --stop`).
+type StopMinikube struct{}
+
+func (StopMinikube) ID() string    { return "minikube-stop" }
+func (StopMinikube) Title() string { return "Stopping minikube" }
+
+func (StopMinikube) Run(ctx context.Context, s *Session) error {
+	if err := s.Minikube.Stop(ctx, s.Config.Profile); err != nil {
+		return err
+	}
+	s.Result("profile " + s.Config.Profile + " stopped")
+	return nil
+}
+
+// DeleteMinikube deletes the profile (`down --purge`).
+type DeleteMinikube struct{}
+
+func (DeleteMinikube) ID() string    { return "minikube-delete" }
+func (DeleteMinikube) Title() string { return "Deleting minikube profile" }
+
+func (DeleteMinikube) Run(ctx context.Context, s *Session) error {
+	if err := s.Minikube.Delete(ctx, s.Config.Profile); err != nil {
+		return err
+	}
+	s.Result("profile " + s.Config.Profile + " deleted")
+	return nil
+}
