@@ -22,6 +22,8 @@ type Options struct {
 	Kubeconfig string // path; "" means client-go's default loading rules (KUBECONFIG, then ~/.kube/config)
 	Context    string // kubeconfig context; "" means the current context
 	Namespace  string // namespace of the release and its pods
+	// Debug receives Helm's progress messages (for -v); nil discards them.
+	Debug func(format string, args ...any)
 }
 
 // Client talks to one cluster, for one namespace. Creating it makes no API calls.
@@ -60,7 +62,11 @@ func New(o Options) (*Client, error) {
 		return nil, reason.Wrap(reason.Cluster, err, kubeconfigAdvice(o), "cannot build a Kubernetes client")
 	}
 	helmCfg := new(action.Configuration)
-	if err := helmCfg.Init(flags, o.Namespace, "secret", func(string, ...any) {}); err != nil {
+	debug := o.Debug
+	if debug == nil {
+		debug = func(string, ...any) {}
+	}
+	if err := helmCfg.Init(flags, o.Namespace, "secret", debug); err != nil {
 		return nil, reason.Wrap(reason.Cluster, err, kubeconfigAdvice(o), "cannot set up the Helm client")
 	}
 	return &Client{opts: o, config: config, cs: cs, helm: helmCfg}, nil

@@ -31,10 +31,10 @@ import (
 // ForwardOptions say what to forward where.
 type ForwardOptions struct {
 	Namespace, Service string
-	Port               int      // the service port
-	LocalPort          int      // 0 picks a free port (see Forwarder.Addr)
-	Addresses          []string // local addresses to bind; default 127.0.0.1 and, if the host has IPv6, ::1
-	Events             func(string)
+	Port               int          // the service port
+	LocalPort          int          // 0 picks a free port (see Forwarder.Addr)
+	Addresses          []string     // local addresses to bind; default 127.0.0.1 and, if the host has IPv6, ::1
+	Events             func(string) // "reconnecting…", "forwarding again…"; called from the forwarder's goroutine, must not block
 }
 
 // Forwarder forwards a local port to a service's pod, and to its replacement when that pod goes
@@ -170,6 +170,9 @@ func (f *Forwarder) listen(userAddrs bool) error {
 			}
 			return reason.Wrap(reason.Forward, err, "Check the --address values: each must be an address of this machine.",
 				"cannot listen on %s port %d", a, port)
+		}
+		if ip := l.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+			f.events(fmt.Sprintf("warning: listening on %s, so other machines that reach it can use the forward", l.Addr()))
 		}
 		if port == 0 {
 			port = l.Addr().(*net.TCPAddr).Port // the other addresses share the port picked for the first
@@ -498,7 +501,8 @@ func (f *Forwarder) serve(conn net.Conn) {
 		f.mu.Unlock()
 		_ = conn.Close()
 	}()
-	r := &relay{local: conn, chunks: make(chan []byte, 4)}
+	r := &relay{local: conn, chunks: make(chan []byte, 4), done: make(chan struct{})}
+	defer close(r.done)
 	go r.readLocal()
 	var s *session
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
@@ -519,7 +523,8 @@ func (f *Forwarder) serve(conn net.Conn) {
 // relay is the local side of one forwarded connection, shared by its attempts.
 type relay struct {
 	local     net.Conn
-	chunks    chan []byte // what the local side sent, in order; closed at its EOF
+	chunks    chan []byte   // what the local side sent, in order; closed at its EOF
+	done      chan struct{} // closed when the connection is finished with, so readLocal ends
 	mu        sync.Mutex
 	sent      []byte // everything sent so far, while a replay is still possible
 	overflow  bool
@@ -532,7 +537,11 @@ func (r *relay) readLocal() {
 		buf := make([]byte, 32*1024)
 		n, err := r.local.Read(buf)
 		if n > 0 {
-			r.chunks <- buf[:n]
+			select {
+			case r.chunks <- buf[:n]:
+			case <-r.done:
+				return
+			}
 		}
 		if err != nil {
 			return

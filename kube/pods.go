@@ -276,6 +276,10 @@ func (c *Client) notReadyError(ns string, o WaitOptions, st PodStatus, synced bo
 		return reason.Wrap(reason.Cluster, watchErr, "",
 			"could not read the pods of namespace %s from the API server at %s within %s", ns, c.config.Host, o.Timeout)
 	}
+	if st.Total == 0 {
+		return reason.New(reason.PodsNotReady, "Check that the release installed workloads in this namespace (`svcgraph status`).",
+			"no pods appeared in namespace %s within %s", ns, o.Timeout)
+	}
 	// The wait's context is over; log reads get a short one of their own.
 	logCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
