@@ -21,7 +21,6 @@ import (
 	"golang.org/x/term"
 	helmcli "helm.sh/helm/v3/pkg/cli"
 
-	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -298,7 +297,7 @@ func render(c *cli.Context) error {
 		return reported{err}
 	}
 	if c.Bool("check-only") {
-		fmt.Fprint(c.App.Writer, chartmod.Check(s.Rendered).String())
+		fmt.Fprint(c.App.Writer, s.Checks.String())
 		return nil
 	}
 	fmt.Fprint(c.App.Writer, s.Rendered.Manifest)

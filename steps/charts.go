@@ -60,7 +60,7 @@ func (PrepareCharts) Run(ctx context.Context, s *Session) error {
 	if err := report.Err(); err != nil {
 		return err
 	}
-	s.Patched, s.Rendered = patched, rendered
+	s.Patched, s.Rendered, s.Checks = patched, rendered, report
 	s.Result(fmt.Sprintf("%s, %d checks passed", patched.Pair, len(report.Results)))
 	return nil
 }

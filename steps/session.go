@@ -22,6 +22,7 @@ type Session struct {
 	// Filled in by steps for the ones after them.
 	Patched   *chartmod.Patched
 	Rendered  *chartmod.Rendered
+	Checks    chartmod.Report
 	Forwarder *kube.Forwarder // set when up forwards in the foreground
 	detached  bool            // a background forwarder serves the port
 
