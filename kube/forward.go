@@ -159,8 +159,11 @@ func (f *Forwarder) listen(userAddrs bool) error {
 	for _, a := range f.o.Addresses {
 		l, err := net.Listen("tcp", net.JoinHostPort(a, strconv.Itoa(port)))
 		if err != nil {
-			if !userAddrs && a == "::1" && !addrInUse(err) {
-				continue // the host has no IPv6 loopback; 127.0.0.1 is enough
+			// Best effort on ::1 by default: the host may have no IPv6, and a port picked by the
+			// system for 127.0.0.1 may be taken on ::1. A port the user chose that is busy on ::1
+			// is still refused: browsers resolving "localhost" would reach the other program.
+			if !userAddrs && a == "::1" && (!addrInUse(err) || f.o.LocalPort == 0) {
+				continue
 			}
 			f.closeListeners()
 			if addrInUse(err) {
