@@ -74,6 +74,9 @@ func (c *Client) WaitPods(ctx context.Context, ns string, o WaitOptions) error {
 			if errors.Is(ctx.Err(), context.Canceled) {
 				return interrupted(ctx, "waiting for pods")
 			}
+			if w.synced() { // the freshest view, with reasons aged to now
+				last, _ = w.snapshot().status(time.Now(), o.Persist, seen)
+			}
 			return c.notReadyError(ns, o, last, w.synced(), w.lastWatchError())
 		}
 		if !w.synced() {
