@@ -26,11 +26,11 @@ type Options struct {
 	DemoVersion, TempoVersion string // "" = DefaultDemoVersion, DefaultTempoVersion
 	DemoRepoURL, TempoRepoURL string // "" = DefaultDemoRepoURL, DefaultTempoRepoURL
 	Release, Namespace        string
-	ValuesFiles               []string // -f, applied on top of the patch, later wins
-	SetValues                 []string // --set k=v, helm strvals semantics, applied after files
-	CacheDir                  string   // svcgraph's cache directory; pulled packages live here
-	Helm                      *cli.EnvSettings
-	KubeVersion               string // for the client-only render; "" = DefaultKubeVersion
+	ValuesFiles               []string         // -f, applied on top of the patch, later wins
+	SetValues                 []string         // --set k=v, helm strvals semantics, applied after files
+	CacheDir                  string           // svcgraph's cache directory; pulled packages live here
+	Helm                      *cli.EnvSettings // required: repositories.yaml, repository cache, getters
+	KubeVersion               string           // for the client-only render; "" = DefaultKubeVersion
 	Progress                  func(msg string)
 }
 
@@ -49,9 +49,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.KubeVersion == "" {
 		o.KubeVersion = DefaultKubeVersion
-	}
-	if o.Helm == nil {
-		o.Helm = cli.New()
 	}
 	return o
 }
@@ -74,8 +71,8 @@ func (o Options) Validate() error {
 	if o.Namespace == "" {
 		return reason.New(reason.Usage, "Pass a namespace.", "no namespace given")
 	}
-	if o.CacheDir == "" {
-		return reason.New(reason.Internal, "", "chartmod: no cache directory given")
+	if o.CacheDir == "" || o.Helm == nil {
+		return reason.New(reason.Internal, "", "chartmod: no cache directory or Helm settings given")
 	}
 	s, err := resolve(o)
 	if err != nil {

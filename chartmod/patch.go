@@ -64,7 +64,7 @@ func Patch(p *Pulled, o Options) (*Patched, error) {
 	if err != nil {
 		return nil, reason.Wrap(reason.BadValues, err, "", "cannot read the values given with -f/--set")
 	}
-	hash, err := patchedHash(c, p.TempoDigest, user)
+	hash, err := patchedHash(c, p.DemoDigest, p.TempoDigest, user)
 	if err != nil {
 		return nil, err
 	}
@@ -362,10 +362,9 @@ func checkTempoLayout(t *chart.Chart, s *spec) error {
 	return nil
 }
 
-// patchedHash identifies what an install would apply. Raw holds every file of the demo package
-// including the patched ones; the demo's own subcharts are fixed by its files, the tempo package
-// by its digest.
-func patchedHash(c *chart.Chart, tempoDigest string, user map[string]any) (string, error) {
+// patchedHash identifies what an install would apply: the two packages by digest, the patched
+// files (Raw holds the demo's files including the patched ones) and the user values.
+func patchedHash(c *chart.Chart, demoDigest, tempoDigest string, user map[string]any) (string, error) {
 	h := sha256.New()
 	raw := slices.Clone(c.Raw)
 	slices.SortFunc(raw, func(a, b *chart.File) int { return strings.Compare(a.Name, b.Name) })
@@ -373,7 +372,7 @@ func patchedHash(c *chart.Chart, tempoDigest string, user map[string]any) (strin
 		fmt.Fprintf(h, "%s\x00%d\x00", f.Name, len(f.Data))
 		h.Write(f.Data)
 	}
-	fmt.Fprintf(h, "tempo\x00%s\x00", tempoDigest)
+	fmt.Fprintf(h, "demo\x00%s\x00tempo\x00%s\x00", demoDigest, tempoDigest)
 	uv, err := json.Marshal(user) // encoding/json sorts map keys, so equal values hash equally
 	if err != nil {
 		return "", reason.Wrap(reason.BadValues, err, "", "values given with -f/--set cannot be encoded")

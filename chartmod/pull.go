@@ -59,6 +59,7 @@ func pullOne(ctx context.Context, o Options, repoURL, name, version string) (*ch
 	digestFile := file + ".sha256"
 
 	if data, digest, ok := cached(file, digestFile); ok {
+		o.progress("using cached %s %s", name, version)
 		c, err := loadPackage(data, file, name, version)
 		return c, file, digest, err
 	}

@@ -33,6 +33,9 @@ func (o Options) repos() []repoRef {
 // of the same name with another URL is an error rather than silently repointing the user's repo.
 func AddRepos(ctx context.Context, o Options) error {
 	o = o.withDefaults()
+	if o.Helm == nil {
+		return reason.New(reason.Internal, "", "chartmod.AddRepos: no Helm settings given")
+	}
 	repoFile := o.Helm.RepositoryConfig
 	if err := os.MkdirAll(filepath.Dir(repoFile), 0o755); err != nil {
 		return reason.Wrap(reason.ChartRepo, err, "Check the permissions of your Helm configuration directory.", "cannot create %s", filepath.Dir(repoFile))

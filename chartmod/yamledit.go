@@ -60,7 +60,11 @@ func lookup(m *yaml.Node, want yaml.Kind, path ...string) (*yaml.Node, error) {
 			}
 		}
 		if next == nil {
-			return nil, &pathError{strings.Join(path[:i+1], "."), kindName(want)}
+			k := yaml.MappingNode
+			if i == len(path)-1 {
+				k = want
+			}
+			return nil, &pathError{strings.Join(path[:i+1], "."), kindName(k)}
 		}
 		n = next
 	}
