@@ -205,3 +205,16 @@ func TestReleaseWithTempoAndSetValues(t *testing.T) {
 		t.Error("--set value did not reach the rendered manifests")
 	}
 }
+
+// §6.8 for the fixed names of newer demos: with Tempo off no tempo-… object is left.
+func TestTempoOffNewestPair(t *testing.T) {
+	o, _ := fixtureOptions(t, "0.41.0", "3.3.0", "demo")
+	o.SetValues = []string{"tempo-distributed.enabled=false"}
+	_, r := prepare(t, o)
+	if objs := r.TempoObjects(); len(objs) != 0 {
+		t.Errorf("tempo-distributed.enabled=false still renders %d Tempo objects, e.g. %s/%s", len(objs), objs[0].Kind, objs[0].Name)
+	}
+	if r.Find("ConfigMap", "otel-collector-agent") == nil {
+		t.Error("the rest of the demo should still render")
+	}
+}

@@ -20,6 +20,8 @@ import (
 
 // Patched is the demo chart with Tempo added, ready for action.Install or action.Upgrade.
 type Patched struct {
+	// Chart is what to install. Helm's install and upgrade rewrite a chart's dependencies and
+	// values in place, so pass ChartCopy() to them when Chart is used again afterwards.
 	Chart *chart.Chart
 	// User values (-f/--set) to pass to the install; the patch itself lives in the chart.
 	Values map[string]any
@@ -71,6 +73,9 @@ func Patch(p *Pulled, o Options) (*Patched, error) {
 	return &Patched{Chart: c, Values: user, Hash: hash, Names: s.Names,
 		Pair: Pair{o.DemoVersion, o.TempoVersion}, spec: s}, nil
 }
+
+// ChartCopy returns a copy of Chart that Helm may change freely.
+func (p *Patched) ChartCopy() *chart.Chart { return cloneChart(p.Chart) }
 
 func layoutErr(c *chart.Chart, file string, err error) error {
 	return reason.Wrap(reason.ChartLayout, err, "", "unsupported chart layout in %s %s, %s", c.Name(), c.Metadata.Version, file)

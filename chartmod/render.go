@@ -45,7 +45,7 @@ func Render(p *Patched, o Options) (*Rendered, error) {
 	inst.ReleaseName, inst.Namespace = o.Release, o.Namespace
 	inst.KubeVersion = kube
 	// Helm's dependency processing rewrites the chart and values in place: render copies.
-	rel, err := inst.Run(cloneChart(p.Chart), deepCopy(p.Values).(map[string]any))
+	rel, err := inst.Run(p.ChartCopy(), deepCopy(p.Values).(map[string]any))
 	if err != nil {
 		return nil, reason.Wrap(reason.ChartCheck, err, "Check your -f/--set values; without them the patched chart renders.",
 			"the patched %s chart does not render", DemoChart)

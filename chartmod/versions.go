@@ -10,6 +10,10 @@ import (
 // This file is the ONE place that knows what differs between chart versions (DESIGN.md). Every
 // fact comes from ../shared/charts/PATCHES.md; the section is named next to it. No other file and
 // no other package branches on a chart version: they ask for a resolved spec.
+//
+// To support another version: check its facts against the rows below (add a row where a fact
+// changes), put its package into the test repositories, add it to supportedDemo/supportedTempo,
+// and let TestChainEveryPairAndRelease prove every pair.
 
 const (
 	DefaultDemoVersion  = "0.30.2"

@@ -78,6 +78,12 @@ func Serve(t testing.TB, dir string) *Server {
 	return s
 }
 
+// ServeFixtures serves the shared fixture repositories (see Dir) until the test ends.
+func ServeFixtures(t testing.TB) *Server {
+	t.Helper()
+	return Serve(t, Dir(t))
+}
+
 // RepoURL is the URL of the repository in folder, e.g. "open-telemetry".
 func (s *Server) RepoURL(folder string) string { return s.URL + "/" + folder }
 
