@@ -1,0 +1,147 @@
+//go:build linux
+
+// Command testcluster builds, starts and stops the loopback test cluster. Run it through
+// scripts/testcluster, which builds it and passes --repo-root:
+//
+//	eval "$(scripts/testcluster up [--forward-to HOST:PORT] [--forward PORT=HOST:PORT ...])"
+//	scripts/testcluster status | env | down
+//
+// up prints only shell lines on stdout; everything else goes to stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/svcgraph/svcgraph/internal/testcluster/harness"
+)
+
+const usage = `usage: testcluster [--repo-root DIR] COMMAND
+  up [--forward-to HOST:PORT] [--forward PORT=HOST:PORT ...]
+                 build what is missing, start the cluster (or update the forward rules of a
+                 running one) and print shell lines for eval
+  down           stop every component; logs stay in the state directory
+  status         show the components; exit 1 unless the cluster is ready
+  env            print the shell lines for a running cluster
+environment: SVCGRAPH_TESTCLUSTER_DIR (state, default /tmp/svcgraph-testcluster),
+             SVCGRAPH_TESTCLUSTER_CACHE (binaries, default ~/.cache/svcgraph-testcluster)
+`
+
+type forwardFlags []harness.Forward
+
+func (f *forwardFlags) String() string { return fmt.Sprint(*f) }
+func (f *forwardFlags) Set(s string) error {
+	fw, err := harness.ParseForward(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, fw)
+	return nil
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "testcluster: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	global := flag.NewFlagSet("testcluster", flag.ContinueOnError)
+	global.Usage = func() { fmt.Fprint(os.Stderr, usage) }
+	repoRoot := global.String("repo-root", ".", "repository root (where scripts/testcluster-tools is)")
+	if err := global.Parse(args); err != nil {
+		return err
+	}
+	if global.NArg() == 0 {
+		global.Usage()
+		return errors.New("no command")
+	}
+	layout := harness.Layout{Dir: envOr("SVCGRAPH_TESTCLUSTER_DIR", "/tmp/svcgraph-testcluster")}
+	var err error
+	if layout.Dir, err = filepath.Abs(layout.Dir); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cmd, rest := global.Arg(0), global.Args()[1:]
+	switch cmd {
+	case "up":
+		fs := flag.NewFlagSet("up", flag.ContinueOnError)
+		forwardTo := fs.String("forward-to", "", "send every pod port-forward to HOST:PORT")
+		var forwards forwardFlags
+		fs.Var(&forwards, "forward", "send pod port PORT to HOST:PORT (repeatable; wins over --forward-to)")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		o := harness.Options{Dir: layout.Dir, RepoRoot: *repoRoot, Forwards: forwards, Progress: os.Stderr}
+		if *forwardTo != "" {
+			t, err := harness.ParseTarget(*forwardTo)
+			if err != nil {
+				return err
+			}
+			o.ForwardTo = &t
+		}
+		if o.CacheDir, err = cacheDir(); err != nil {
+			return err
+		}
+		if o.Self, err = os.Executable(); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(layout.Dir, 0o755); err != nil {
+			return err
+		}
+		env, err := harness.Up(ctx, o)
+		if err != nil {
+			return err
+		}
+		fmt.Print(env.ShellLines())
+		return nil
+	case "down":
+		return harness.Down(layout, os.Stderr)
+	case "status":
+		return harness.Status(ctx, layout, os.Stdout)
+	case "env":
+		if err := harness.Status(ctx, layout, &strings.Builder{}); err != nil {
+			return err
+		}
+		fmt.Print(harness.Env{Layout: layout}.ShellLines())
+		return nil
+	case "provisioner": // started by up as a supervised component
+		fs := flag.NewFlagSet("provisioner", flag.ContinueOnError)
+		dir := fs.String("dir", layout.Dir, "state directory")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		return harness.Provision(ctx, harness.Layout{Dir: *dir}, os.Stderr)
+	default:
+		global.Usage()
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func cacheDir() (string, error) {
+	if v := os.Getenv("SVCGRAPH_TESTCLUSTER_CACHE"); v != "" {
+		return filepath.Abs(v)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".cache", "svcgraph-testcluster"), nil
+}

@@ -1,0 +1,174 @@
+// Package testcluster gives tests the loopback Kubernetes cluster that scripts/testcluster
+// starts (scripts/test starts it for the whole suite). A test calls Require; without a cluster
+// the test is skipped loudly, or fails under CI=true, where a missing cluster is a broken run.
+package testcluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/svcgraph/svcgraph/internal/testcluster/harness"
+)
+
+// EnvKubeconfig names the variable `scripts/testcluster up` exports with the harness's admin
+// kubeconfig.
+const EnvKubeconfig = "SVCGRAPH_TEST_KUBECONFIG"
+
+// Cluster is a running loopback cluster.
+type Cluster struct {
+	// Kubeconfig is the harness's admin kubeconfig. Never modify it: tests that need a
+	// kubeconfig of their own (the minikube double adds contexts) copy it with CopyKubeconfig.
+	Kubeconfig string
+	Layout     harness.Layout // the state directory: logs, PIDs
+	Config     *rest.Config
+	Client     kubernetes.Interface
+	Dynamic    dynamic.Interface
+}
+
+// Require returns the cluster named by SVCGRAPH_TEST_KUBECONFIG, checked to answer /readyz.
+// Without one it skips the test with a loud message (fails it when CI=true). On failure of the
+// test, the tail of every component log is printed (see DumpLogs).
+func Require(t testing.TB) *Cluster {
+	t.Helper()
+	kubeconfig := os.Getenv(EnvKubeconfig)
+	if kubeconfig == "" {
+		msg := "SKIPPED: no loopback cluster; run scripts/test, or eval \"$(scripts/testcluster up)\" and then go test (" +
+			EnvKubeconfig + " is not set)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but " + msg)
+		}
+		t.Skip("\n" + strings.Repeat("!", 80) + "\n" + msg + "\n" + strings.Repeat("!", 80))
+	}
+	dir := os.Getenv("SVCGRAPH_TESTCLUSTER_DIR")
+	if dir == "" {
+		dir = filepath.Dir(kubeconfig) // the admin kubeconfig lives in the state directory
+	}
+	c := &Cluster{Kubeconfig: kubeconfig, Layout: harness.Layout{Dir: dir}}
+	var err error
+	if c.Config, err = harness.RESTConfig(kubeconfig); err != nil {
+		t.Fatalf("loopback cluster: %s=%s: %v", EnvKubeconfig, kubeconfig, err)
+	}
+	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
+		t.Fatal(err)
+	}
+	if c.Dynamic, err = dynamic.NewForConfig(c.Config); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.DumpLogs(t)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if body, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx); err != nil {
+		t.Fatalf("loopback cluster from %s=%s is not ready: %v %s\n(scripts/testcluster status says more; scripts/testcluster up restarts it)",
+			EnvKubeconfig, kubeconfig, err, body)
+	}
+	return c
+}
+
+// DumpLogs prints the last lines of every component's log into the test output.
+func (c *Cluster) DumpLogs(t testing.TB) {
+	t.Helper()
+	var b strings.Builder
+	for _, comp := range harness.Components {
+		fmt.Fprintf(&b, "----- %s: %s -----\n%s\n", comp, c.Layout.Log(comp), harness.TailFile(c.Layout.Log(comp), 40))
+	}
+	t.Logf("loopback cluster logs (tails):\n%s", b.String())
+}
+
+// CopyKubeconfig writes a copy of the admin kubeconfig into the test's temp dir, for code under
+// test that edits its kubeconfig.
+func (c *Cluster) CopyKubeconfig(t testing.TB) string {
+	t.Helper()
+	raw, err := os.ReadFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Namespace creates a namespace with a unique name from prefix and deletes it when the test ends.
+func (c *Cluster) Namespace(t testing.TB, prefix string) string {
+	t.Helper()
+	ctx := context.Background()
+	ns, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		err := c.Client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete namespace %s: %v", ns.Name, err)
+		}
+	})
+	return ns.Name
+}
+
+// Rule sends one port of a pod to a local target ("HOST:PORT"). PodPort 0 means every port the
+// other rules do not name.
+type Rule struct {
+	PodPort int32
+	Target  string
+}
+
+// ForwardPod makes kwok send port-forwards to the named pod to local targets, through a
+// namespaced PortForward named after the pod. It wins over the cluster-wide default for every
+// port of that pod, so name every port the test forwards. The rule is removed when the test
+// ends. kwok picks the rule up through a watch: a forward opened immediately after may still
+// see the old rule, so retry the first request.
+func (c *Cluster) ForwardPod(t testing.TB, namespace, pod string, rules ...Rule) {
+	t.Helper()
+	var forwards []harness.Forward
+	var fallback *harness.Target
+	for _, r := range rules {
+		target, err := harness.ParseTarget(r.Target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.PodPort == 0 {
+			fallback = &target
+			continue
+		}
+		forwards = append(forwards, harness.Forward{PodPort: r.PodPort, Target: target})
+	}
+	obj := harness.PortForwardObject(namespace, pod, forwards, fallback)
+	res := c.Dynamic.Resource(harness.PortForwardGVR).Namespace(namespace)
+	ctx := context.Background()
+	got, err := res.Get(ctx, pod, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		_, err = res.Create(ctx, obj, metav1.CreateOptions{})
+	case err == nil:
+		obj.SetResourceVersion(got.GetResourceVersion())
+		_, err = res.Update(ctx, obj, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		t.Fatalf("kwok PortForward %s/%s: %v", namespace, pod, err)
+	}
+	t.Cleanup(func() {
+		err := res.Delete(context.Background(), pod, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete kwok PortForward %s/%s: %v", namespace, pod, err)
+		}
+	})
+}

@@ -1,0 +1,196 @@
+package testcluster_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/portforward"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/client-go/transport/spdy"
+	"k8s.io/utils/ptr"
+
+	"github.com/svcgraph/svcgraph/internal/testcluster"
+	"github.com/svcgraph/svcgraph/internal/testcluster/harness"
+)
+
+// TestSmoke checks what the rest of the suite relies on: a Deployment's pod is scheduled on
+// the fake node and becomes Ready, a claim of class standard is bound, and a port-forward to
+// the pod reaches a local server through the API server and kwok's kubelet.
+func TestSmoke(t *testing.T) {
+	c := testcluster.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	ns := c.Namespace(t, "smoke")
+
+	const body = "hello from the backend"
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, body) }))
+	defer backend.Close()
+
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "data"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: ptr.To(harness.StorageClassName),
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	if _, err := c.Client.CoreV1().PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "web"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					Containers: []corev1.Container{{
+						Name: "web", Image: "registry.k8s.io/pause:3.10",
+						Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+						VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+							corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
+					}},
+					Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}},
+				},
+			},
+		},
+	}
+	if _, err := c.Client.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{
+			{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
+	}
+	if _, err := c.Client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	bound := until(ctx, t, "claim data to be Bound", &corev1.PersistentVolumeClaim{}, listWatch(c.Client.CoreV1().PersistentVolumeClaims(ns)),
+		func(o runtime.Object) bool {
+			return o.(*corev1.PersistentVolumeClaim).Status.Phase == corev1.ClaimBound
+		})
+	if v := bound.(*corev1.PersistentVolumeClaim).Spec.VolumeName; v == "" {
+		t.Errorf("claim is Bound without a volume name")
+	}
+
+	ready := until(ctx, t, "a web pod to be Ready", &corev1.Pod{}, listWatch(c.Client.CoreV1().Pods(ns)), func(o runtime.Object) bool {
+		for _, cond := range o.(*corev1.Pod).Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	}).(*corev1.Pod)
+	if ready.Spec.NodeName != harness.NodeName || ready.Status.Phase != corev1.PodRunning {
+		t.Errorf("pod %s: node %q phase %s, want node %q phase Running", ready.Name, ready.Spec.NodeName, ready.Status.Phase, harness.NodeName)
+	}
+
+	c.ForwardPod(t, ns, ready.Name, testcluster.Rule{PodPort: 8080, Target: strings.TrimPrefix(backend.URL, "http://")})
+	local := forward(ctx, t, c, ns, ready.Name, 8080)
+	got := getUntil(ctx, t, "http://"+local, body)
+	if got != body {
+		t.Fatalf("GET through the port-forward: %q, want %q", got, body)
+	}
+}
+
+// listWatch adapts a typed namespaced client (whose List returns its own list type) for UntilWithSync.
+func listWatch[L runtime.Object, C interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+	Watch(context.Context, metav1.ListOptions) (watch.Interface, error)
+}](client C) cache.ListerWatcher {
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return client.List(ctx, o) },
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return client.Watch(ctx, o)
+		},
+	}
+}
+
+// until watches until some object satisfies cond, failing the test when ctx ends first.
+func until(ctx context.Context, t *testing.T, what string, obj runtime.Object, lw cache.ListerWatcher, cond func(runtime.Object) bool) runtime.Object {
+	t.Helper()
+	ev, err := watchtools.UntilWithSync(ctx, lw, obj, nil, func(e watch.Event) (bool, error) {
+		return e.Type != watch.Deleted && cond(e.Object), nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+	return ev.Object
+}
+
+// forward opens a client-go port-forward (as kubectl does) to the pod and returns the local address.
+func forward(ctx context.Context, t *testing.T, c *testcluster.Cluster, ns, pod string, port int) string {
+	t.Helper()
+	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := c.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- fw.ForwardPorts() }()
+	t.Cleanup(func() { close(stop); <-done })
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("port-forward ended before it was ready: %v", err)
+	case <-ctx.Done():
+		t.Fatal("port-forward not ready in time")
+	}
+	ports, err := fw.GetPorts()
+	if err != nil || len(ports) != 1 {
+		t.Fatalf("forwarded ports: %v %v", ports, err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", ports[0].Local)
+}
+
+// getUntil GETs url until it answers want: kwok learns of a new PortForward through a watch,
+// so the first connections may still meet the cluster-wide rule, or none.
+func getUntil(ctx context.Context, t *testing.T, url, want string) string {
+	t.Helper()
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(b)
+			if last == want {
+				return last
+			}
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return last
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
