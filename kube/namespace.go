@@ -23,6 +23,8 @@ func (c *Client) DeleteNamespace(ctx context.Context, ns string) error {
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil
+	case apierrors.IsConflict(err):
+		// Already terminating (an earlier `down` was interrupted): just wait for it to go.
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
 		return interrupted(ctx, "deleting namespace "+ns)
 	case err != nil:
