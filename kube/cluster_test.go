@@ -197,8 +197,19 @@ func TestReleaseLifecycle(t *testing.T) {
 	if info, err := c.Release("web"); info != nil || err != nil {
 		t.Fatalf("Release after uninstall = %+v, %v; want nil, nil", info, err)
 	}
-	for i := range 2 {
-		if err := c.DeleteNamespace(ctx, ns); err != nil {
+	// Two at once (the second usually finds the namespace terminating), then one more when it is gone.
+	deleted := make(chan error, 2)
+	for range 2 {
+		go func() { deleted <- c.DeleteNamespace(ctx, ns) }()
+	}
+	for i := range 3 {
+		var err error
+		if i < 2 {
+			err = <-deleted
+		} else {
+			err = c.DeleteNamespace(ctx, ns)
+		}
+		if err != nil {
 			t.Fatalf("DeleteNamespace #%d: %v", i+1, err)
 		}
 		if _, err := cl.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
