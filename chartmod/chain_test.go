@@ -218,3 +218,54 @@ func TestTempoOffNewestPair(t *testing.T) {
 		t.Error("the rest of the demo should still render")
 	}
 }
+
+// User values that would leave the service graph empty are caught by the check that guards
+// against them, and only by that one (the templated address also hides the distributor's config).
+func TestChecksCatchBreakingUserValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, demo, tempo string
+		set               []string
+		failing, mention  string
+		file              string // a -f values file, if any
+	}{
+		// A template in a bare scalar makes tempo.yaml an "Error: …" text (PATCHES.md §1.7).
+		{name: "templated kafka address", demo: "0.30.2", tempo: "3.3.0", failing: "tempo config", mention: "Error",
+			file: "tempo-distributed:\n  ingest:\n    kafka:\n      address: '{{ .Release.Name }}-kafka:9092'\n"},
+		{"no service-graphs processor", "0.41.0", "2.26.2",
+			[]string{"tempo-distributed.overrides.defaults.metrics_generator.processors={span-metrics}"}, "tempo config", "service-graphs", ""},
+		{"remote-write flag dropped by a list", "0.41.0", "1.9.4",
+			[]string{"prometheus.server.extraFlags={enable-feature=exemplar-storage,web.enable-otlp-receiver}"}, "prometheus remote-write receiver", "--web.enable-remote-write-receiver", ""},
+		// --set with an index replaces the whole list (PATCHES.md §1.5), Tempo's entry included.
+		{"datasources replaced by --set with an index", "0.30.2", "2.26.2",
+			[]string{"grafana.datasources.datasources\\.yaml.datasources[0].isDefault=true"}, "grafana tempo datasource", "no datasource of type tempo", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, _ := fixtureOptions(t, tc.demo, tc.tempo, "demo")
+			o.SetValues = tc.set
+			if tc.file != "" {
+				f := filepath.Join(t.TempDir(), "values.yaml")
+				if err := os.WriteFile(f, []byte(tc.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				o.ValuesFiles = []string{f}
+			}
+			_, r := prepare(t, o)
+			rep := Check(r)
+			failed := rep.Failed()
+			var names []string
+			for _, f := range failed {
+				names = append(names, f.Check)
+				if !strings.Contains(f.Detail, tc.mention) {
+					t.Errorf("%s failed without mentioning %q: %s", f.Check, tc.mention, f.Detail)
+				}
+			}
+			want := []string{tc.failing}
+			if tc.failing == "tempo config" && tc.mention == "Error" {
+				want = []string{"tempo distributor", "tempo config"}
+			}
+			if !slices.Equal(names, want) {
+				t.Fatalf("want %v to fail, got:\n%s", want, rep)
+			}
+		})
+	}
+}

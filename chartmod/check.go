@@ -157,7 +157,7 @@ func checkDistributor(r *Rendered) Result {
 	if !res.OK {
 		return res
 	}
-	cfg, _, err := configMapYAML(r, n.TempoConfigMap, "tempo.yaml")
+	cfg, err := tempoConfig(r)
 	if err != nil {
 		return fail(res.Check, "ConfigMap/"+n.TempoConfigMap, "%v", err)
 	}
@@ -294,16 +294,12 @@ func checkGrafana(r *Rendered) Result {
 	return pass(check, obj, "url %s, service map from %s", raw, promUID)
 }
 
-// checkTempoConfig is check 6. A template in a bare scalar leaves "Error: …" in tempo.yaml instead
-// of failing the render (PATCHES.md §1.7), so the key must parse as a configuration.
+// checkTempoConfig is check 6.
 func checkTempoConfig(r *Rendered) Result {
 	const check = "tempo config"
 	n := r.Names
 	obj := "ConfigMap/" + n.TempoConfigMap
-	cfg, text, err := configMapYAML(r, n.TempoConfigMap, "tempo.yaml")
-	if err == nil && strings.HasPrefix(strings.TrimSpace(text), "Error") {
-		err = fmt.Errorf("tempo.yaml is an error message: %.200s", text)
-	}
+	cfg, err := tempoConfig(r)
 	if err != nil {
 		return fail(check, obj, "%v", err)
 	}
@@ -324,6 +320,16 @@ func checkTempoConfig(r *Rendered) Result {
 		return fail(check, obj, "overrides enable metrics-generator processors %v, without service-graphs", procs)
 	}
 	return pass(check, obj, "remote-writes to %s, processors %v", want, procs)
+}
+
+// tempoConfig parses tempo.yaml. A template in a bare scalar leaves "Error: …" there instead of
+// failing the render (PATCHES.md §1.7); that text parses as YAML, so it is caught by name.
+func tempoConfig(r *Rendered) (map[string]any, error) {
+	cfg, text, err := configMapYAML(r, r.Names.TempoConfigMap, "tempo.yaml")
+	if err == nil && strings.HasPrefix(strings.TrimSpace(text), "Error") {
+		err = fmt.Errorf("tempo.yaml is an error message, not a configuration: %.200s", strings.TrimSpace(text))
+	}
+	return cfg, err
 }
 
 // processors finds the metrics-generator processor list in Tempo's overrides: the legacy flat
