@@ -60,7 +60,7 @@ func Patch(p *Pulled, o Options) (*Patched, error) {
 			return nil, err
 		}
 	}
-	c.AddDependency(p.Tempo)
+	c.AddDependency(cloneChart(p.Tempo)) // AddDependency reparents its argument
 
 	user, err := (&values.Options{ValueFiles: o.ValuesFiles, Values: o.SetValues}).MergeValues(getter.All(o.Helm))
 	if err != nil {
@@ -105,7 +105,7 @@ func replaceRaw(c *chart.Chart, name string, data []byte) {
 // (a) The dependency goes into the dependencies sequence of Chart.yaml by a node edit: a pulled
 // Chart.yaml has sorted keys, so appending text would land under `version:` (PATCHES.md §1.1).
 // The condition path exists in values (part c), so the subchart can really be switched off (§1.2).
-func patchChartYAML(c *chart.Chart, s *spec, o Options) error {
+func patchChartYAML(c *chart.Chart, _ *spec, o Options) error {
 	dep := &chart.Dependency{Name: TempoChart, Version: o.TempoVersion, Repository: o.TempoRepoURL,
 		Condition: TempoChart + ".enabled"}
 	f := rawFile(c, chartutil.ChartfileName)
