@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -69,10 +70,31 @@ func TestPatchValuesFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := patchDemoValues(rawFile(c, chartutil.ValuesfileName).Data, s); err != nil {
+		orig := rawFile(c, chartutil.ValuesfileName).Data
+		out, err := patchDemoValues(orig, s)
+		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
-		patchProperty(t, rawFile(c, chartutil.ValuesfileName).Data, s)
+		patchProperty(t, orig, s)
+		// The patch is spliced in as text: every original line is still there, in order, except
+		// the flow-style traces exporters list, which gains an item.
+		outLines := strings.Split(string(out), "\n")
+		i := 0
+		for _, l := range strings.Split(string(orig), "\n") {
+			if strings.Contains(l, "exporters: [") && strings.Contains(l, s.JaegerExporter) {
+				continue
+			}
+			for i < len(outLines) && outLines[i] != l {
+				i++
+			}
+			if i == len(outLines) {
+				t.Fatalf("%s: original line %q is missing or out of order in the patched values", file, l)
+			}
+			i++
+		}
+		if added := len(outLines) - len(strings.Split(string(orig), "\n")); added < 20 || added > 60 {
+			t.Errorf("%s: patch added %d lines, want the (c)–(f) blocks only", file, added)
+		}
 	}
 }
 

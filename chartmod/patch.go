@@ -221,13 +221,15 @@ func tempoValues(s *spec) []kv {
 }
 
 // patchDemoValues applies (c), (d), (e) and, for demos that keep datasources in values, (f) to
-// the demo's values.yaml.
+// the demo's values.yaml. Each edit is made on the parsed nodes and, where the splicer can place
+// it, as text too (see splice.go).
 func patchDemoValues(src []byte, s *spec) ([]byte, error) {
 	doc, err := parseYAMLDoc(src)
 	if err != nil {
 		return nil, err
 	}
 	root := doc.Content[0]
+	sp := newSplicer(src)
 
 	// (d) collector: a new exporter, inserted into the traces pipeline after the Jaeger exporter.
 	// The whole list stays: without the Jaeger exporter and the span-metrics connector the
@@ -239,7 +241,7 @@ func patchDemoValues(src []byte, s *spec) ([]byte, error) {
 	if alt, err := lookup(collector, yaml.MappingNode, "alternateConfig"); err == nil && len(alt.Content) > 0 {
 		return nil, errors.New("opentelemetry-collector.alternateConfig is set, so a patch to config would have no effect")
 	}
-	exporters, err := lookup(collector, yaml.MappingNode, "config", "exporters")
+	exportersKey, exporters, err := lookupPair(collector, yaml.MappingNode, "config", "exporters")
 	if err != nil {
 		return nil, prefixPath("opentelemetry-collector.", err)
 	}
@@ -254,9 +256,12 @@ func patchDemoValues(src []byte, s *spec) ([]byte, error) {
 	if jaeger < 0 || scalarIndex(traces, s.SpanConnector) < 0 {
 		return nil, fmt.Errorf("the collector's traces exporters lack %s or %s", s.JaegerExporter, s.SpanConnector)
 	}
-	addKey(exporters, s.TempoExporter, ordered(
+	exporter := ordered(
 		kv{"endpoint", fmt.Sprintf("%s:%d", s.Names.TempoDistributorService, s.Names.TempoDistributorOTLPPort)},
-		kv{"tls", ordered(kv{"insecure", true})}))
+		kv{"tls", ordered(kv{"insecure", true})})
+	sp.firstKey(exportersKey, exporters, ordered(kv{s.TempoExporter, exporter}))
+	addKey(exporters, s.TempoExporter, exporter)
+	sp.afterItem(traces, jaeger, s.TempoExporter)
 	insertAt(traces, jaeger+1, node(s.TempoExporter))
 
 	// (e) Prometheus accepts the metrics-generator's remote writes only with this flag.
@@ -265,6 +270,11 @@ func patchDemoValues(src []byte, s *spec) ([]byte, error) {
 		return nil, err
 	}
 	if scalarIndex(flags, remoteWriteFlag) < 0 {
+		if len(flags.Content) == 0 {
+			sp.ok = false
+		} else {
+			sp.afterItem(flags, len(flags.Content)-1, remoteWriteFlag)
+		}
 		flags.Content = append(flags.Content, node(remoteWriteFlag))
 	}
 
@@ -274,7 +284,9 @@ func patchDemoValues(src []byte, s *spec) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		ds.Content = append(ds.Content, tempoDatasource(s))
+		tempoDS := tempoDatasource(s)
+		sp.appendItem(ds, tempoDS)
+		ds.Content = append(ds.Content, tempoDS)
 	}
 
 	// (c) a new top-level key; the schema allows it after (b).
@@ -285,8 +297,17 @@ func patchDemoValues(src []byte, s *spec) ([]byte, error) {
 	for _, p := range tempoValues(s) {
 		setPath(tempo, strings.Split(p.K, "."), p.V)
 	}
+	sp.appendTopLevel(ordered(kv{TempoChart, tempo}))
 	addKey(root, TempoChart, tempo)
-	return encodeYAMLDoc(doc)
+
+	encoded, err := encodeYAMLDoc(doc)
+	if err != nil {
+		return nil, err
+	}
+	if spliced := sp.result(); spliced != nil && sameValues(spliced, encoded) {
+		return spliced, nil
+	}
+	return encoded, nil
 }
 
 func prefixPath(prefix string, err error) error {

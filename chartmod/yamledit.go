@@ -48,15 +48,22 @@ func (e *pathError) Error() string { return fmt.Sprintf("%s is missing or not a 
 // lookup walks mapping keys from m. Aliases on the way are refused rather than followed: an edit
 // through an alias would change every other place that shares the anchor.
 func lookup(m *yaml.Node, want yaml.Kind, path ...string) (*yaml.Node, error) {
+	_, n, err := lookupPair(m, want, path...)
+	return n, err
+}
+
+// lookupPair is lookup that also returns the key node of the last step (nil for an empty path).
+func lookupPair(m *yaml.Node, want yaml.Kind, path ...string) (*yaml.Node, *yaml.Node, error) {
 	n := m
+	var keyNode *yaml.Node
 	for i, key := range path {
 		if n.Kind != yaml.MappingNode {
-			return nil, &pathError{strings.Join(path[:i], "."), "mapping"}
+			return nil, nil, &pathError{strings.Join(path[:i], "."), "mapping"}
 		}
 		var next *yaml.Node
 		for j := 0; j+1 < len(n.Content); j += 2 {
 			if n.Content[j].Kind == yaml.ScalarNode && n.Content[j].Value == key {
-				next = n.Content[j+1]
+				keyNode, next = n.Content[j], n.Content[j+1]
 			}
 		}
 		if next == nil {
@@ -64,14 +71,14 @@ func lookup(m *yaml.Node, want yaml.Kind, path ...string) (*yaml.Node, error) {
 			if i == len(path)-1 {
 				k = want
 			}
-			return nil, &pathError{strings.Join(path[:i+1], "."), kindName(k)}
+			return nil, nil, &pathError{strings.Join(path[:i+1], "."), kindName(k)}
 		}
 		n = next
 	}
 	if n.Kind != want {
-		return nil, &pathError{strings.Join(path, "."), kindName(want)}
+		return nil, nil, &pathError{strings.Join(path, "."), kindName(want)}
 	}
-	return n, nil
+	return keyNode, n, nil
 }
 
 func kindName(k yaml.Kind) string {
