@@ -47,7 +47,11 @@ func (f *forwardFlags) Set(s string) error {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "testcluster: %v\n", err)
 		os.Exit(1)
 	}
