@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/getter"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
@@ -269,7 +271,8 @@ func patchDemoValues(src []byte, s *spec) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if scalarIndex(flags, remoteWriteFlag) < 0 {
+	flagAdded := scalarIndex(flags, remoteWriteFlag) < 0
+	if flagAdded {
 		if len(flags.Content) == 0 {
 			sp.ok = false
 		} else {
@@ -300,14 +303,77 @@ func patchDemoValues(src []byte, s *spec) ([]byte, error) {
 	sp.appendTopLevel(ordered(kv{TempoChart, tempo}))
 	addKey(root, TempoChart, tempo)
 
+	// Use the first rendition in which Helm's reader sees exactly the original values plus the
+	// patch: the splice normally; the re-encoded document when the splicer could not place an
+	// edit. yaml.v3 re-encoding is not lossless for every input, so neither is trusted blindly.
+	want, err := expectedValues(src, s, exporter, flagAdded, tempo)
+	if err != nil {
+		return nil, err
+	}
 	encoded, err := encodeYAMLDoc(doc)
 	if err != nil {
 		return nil, err
 	}
-	if spliced := sp.result(); spliced != nil && sameValues(spliced, encoded) {
-		return spliced, nil
+	for _, out := range [][]byte{sp.result(), encoded} {
+		if out != nil && helmSees(out, want) {
+			return out, nil
+		}
 	}
-	return encoded, nil
+	return nil, errors.New("the patch cannot be written without changing other values")
+}
+
+// expectedValues applies the patch to the values as Helm reads them: the reference for the
+// written document.
+func expectedValues(src []byte, s *spec, exporter *yaml.Node, flagAdded bool, tempo *yaml.Node) (map[string]any, error) {
+	var v map[string]any
+	if err := sigsyaml.Unmarshal(src, &v); err != nil {
+		return nil, err
+	}
+	exporters, ok1 := get(v, "opentelemetry-collector", "config", "exporters").(map[string]any)
+	pipeline, ok2 := get(v, "opentelemetry-collector", "config", "service", "pipelines", "traces").(map[string]any)
+	server, ok3 := get(v, "prometheus", "server").(map[string]any)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, errors.New("values read differently by Helm's YAML reader")
+	}
+	exporters[s.TempoExporter] = nodeValue(exporter)
+	traces, _ := pipeline["exporters"].([]any)
+	j := slices.Index(traces, any(s.JaegerExporter))
+	if j < 0 {
+		return nil, errors.New("values read differently by Helm's YAML reader")
+	}
+	pipeline["exporters"] = slices.Insert(traces, j+1, any(s.TempoExporter))
+	if flagAdded {
+		flags, _ := server["extraFlags"].([]any)
+		server["extraFlags"] = append(flags, remoteWriteFlag)
+	}
+	if !s.DatasourcesInFiles {
+		file, ok := get(v, "grafana", "datasources", valuesDatasourcesFile).(map[string]any)
+		if !ok {
+			return nil, errors.New("values read differently by Helm's YAML reader")
+		}
+		ds, _ := file["datasources"].([]any)
+		file["datasources"] = append(ds, nodeValue(tempoDatasource(s)))
+	}
+	v[TempoChart] = nodeValue(tempo)
+	return v, nil
+}
+
+// nodeValue is a node as Helm's reader decodes it.
+func nodeValue(n *yaml.Node) any {
+	var v any
+	data, err := encodeYAMLDoc(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{n}})
+	if err == nil {
+		err = sigsyaml.Unmarshal(data, &v)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("chartmod: a patch node does not round-trip: %v", err)) // built from literals here
+	}
+	return v
+}
+
+func helmSees(doc []byte, want map[string]any) bool {
+	var got map[string]any
+	return sigsyaml.Unmarshal(doc, &got) == nil && reflect.DeepEqual(got, want)
 }
 
 func prefixPath(prefix string, err error) error {

@@ -2,20 +2,17 @@ package chartmod
 
 import (
 	"bytes"
-	"reflect"
 	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
-	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // Re-encoding a whole values.yaml with yaml.v3 keeps its values, keys and comments, but drops
 // blank lines and comment alignment, so a diff against upstream shows far more than the patch.
 // The splicer inserts the patch as text at positions the parsed nodes give, leaving every
 // original byte in place. It handles the shapes the demo charts use; for anything else it gives
-// up, and the re-encoded document is used. Its result is used only when Helm's YAML reader sees
-// exactly the same values in both.
+// up, and the re-encoded document is used (see patchDemoValues for how either is verified).
 
 type insertion struct {
 	at   int // byte offset in the original text
@@ -194,13 +191,4 @@ func (sp *splicer) result() []byte {
 	}
 	out.Write(sp.src[prev:])
 	return out.Bytes()
-}
-
-// sameValues says whether Helm's YAML reader sees the same values in a and b.
-func sameValues(a, b []byte) bool {
-	var va, vb map[string]any
-	if sigsyaml.Unmarshal(a, &va) != nil || sigsyaml.Unmarshal(b, &vb) != nil {
-		return false
-	}
-	return reflect.DeepEqual(va, vb)
 }
