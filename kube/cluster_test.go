@@ -293,8 +293,26 @@ func TestApplyInterruptedLeavesFailedThenRecovers(t *testing.T) {
 	}
 }
 
+// waitPodGone watches until the pod no longer exists (also when it was gone before the watch).
+func waitPodGone(t *testing.T, ctx context.Context, cl *testcluster.Cluster, ns, name string) {
+	t.Helper()
+	gone := func(store cache.Store) (bool, error) {
+		_, exists, err := store.GetByKey(ns + "/" + name)
+		return !exists, err
+	}
+	waitForPods(t, ctx, cl, ns, "pod "+name+" to be deleted", gone, func(ev watch.Event) bool {
+		p, ok := ev.Object.(*corev1.Pod)
+		return ev.Type == watch.Deleted && ok && p.Name == name
+	})
+}
+
 // waitFor watches the namespace's pods until cond holds for an event (the listed ones included).
 func waitFor(t *testing.T, ctx context.Context, cl *testcluster.Cluster, ns, what string, cond func(watch.Event) bool) {
+	t.Helper()
+	waitForPods(t, ctx, cl, ns, what, nil, cond)
+}
+
+func waitForPods(t *testing.T, ctx context.Context, cl *testcluster.Cluster, ns, what string, pre watchtools.PreconditionFunc, cond func(watch.Event) bool) {
 	t.Helper()
 	pods := cl.Client.CoreV1().Pods(ns)
 	lw := &cache.ListWatch{
@@ -305,7 +323,7 @@ func waitFor(t *testing.T, ctx context.Context, cl *testcluster.Cluster, ns, wha
 			return pods.Watch(ctx, o)
 		},
 	}
-	if _, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) { return cond(ev), nil }); err != nil {
+	if _, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, pre, func(ev watch.Event) (bool, error) { return cond(ev), nil }); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/internal/testcluster"
@@ -151,10 +150,7 @@ func TestForwardThroughPodReplacement(t *testing.T) {
 	if err := cl.Client.CoreV1().Pods(ns).Delete(ctx, "web-1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, cl, ns, "web-1 to be deleted", func(ev watch.Event) bool {
-		p, ok := ev.Object.(*corev1.Pod)
-		return ev.Type == watch.Deleted && ok && p.Name == "web-1"
-	})
+	waitPodGone(t, ctx, cl, ns, "web-1")
 	a.Close()
 
 	body, err := httpGet(url)
