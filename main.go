@@ -193,7 +193,10 @@ func config(c *cli.Context) (steps.Config, error) {
 		cfg.MemoryMB = mb
 	}
 	if !c.IsSet("cpus") && c.Command.Name != "up" {
-		cfg.CPUs, cfg.MemoryMB, cfg.Port = 4, 8192, 8080 // not used outside up; keeps Validate simple
+		cfg.CPUs, cfg.MemoryMB = 4, 8192 // not used outside up; keeps Validate simple
+		if cfg.Port == 0 {
+			cfg.Port = 8080 // commands without --port (forward has it, and must keep it)
+		}
 	}
 	var err error
 	if cfg.CacheDir, err = os.UserCacheDir(); err != nil {
