@@ -309,11 +309,17 @@ func TestPickPodPrefersNewestReady(t *testing.T) {
 	newer.CreationTimestamp = metav1.NewTime(time.Unix(200, 0))
 	notReady := pod("newest-not-ready", waiting("ContainerCreating", ""))
 	notReady.CreationTimestamp = metav1.NewTime(time.Unix(300, 0))
-	got := pickPod([]corev1.Pod{*older, *notReady, *newer})
+	got := pickPod([]corev1.Pod{*older, *notReady, *newer}, "")
 	if got == nil || got.Name != "new" {
 		t.Fatalf("picked %v, want the newest ready pod", got)
 	}
-	if pickPod([]corev1.Pod{*notReady}) != nil {
+	if got := pickPod([]corev1.Pod{*older, *newer}, "new"); got == nil || got.Name != "old" {
+		t.Fatalf("picked %v, want the other ready pod than the one to avoid", got)
+	}
+	if got := pickPod([]corev1.Pod{*newer}, "new"); got == nil || got.Name != "new" {
+		t.Fatalf("picked %v, want the pod to avoid when it is the only ready one", got)
+	}
+	if pickPod([]corev1.Pod{*notReady}, "") != nil {
 		t.Fatal("picked a pod that is not ready")
 	}
 }

@@ -127,7 +127,7 @@ func (c *Client) Forward(ctx context.Context, o ForwardOptions) (*Forwarder, err
 		return nil, err
 	}
 	f.ctx, f.cancel = context.WithCancel(ctx)
-	s, err := f.connect(f.ctx)
+	s, err := f.connect(f.ctx, "")
 	if err != nil {
 		f.cancel()
 		f.closeListeners()
@@ -264,7 +264,7 @@ func (f *Forwarder) supervise(s *session) {
 		f.setCurrent(nil)
 		f.events(fmt.Sprintf("lost the connection to pod %s (%s); reconnecting…", s.target.pod, s.reason()))
 		f.retire(s)
-		next, ok := f.reconnect()
+		next, ok := f.reconnect(s.target.pod)
 		if !ok {
 			return
 		}
@@ -274,12 +274,13 @@ func (f *Forwarder) supervise(s *session) {
 	}
 }
 
-// reconnect resolves and connects with exponential backoff until it works or the forwarder stops.
-func (f *Forwarder) reconnect() (*session, bool) {
+// reconnect resolves and connects with exponential backoff until it works or the forwarder stops,
+// preferring another pod than the one just lost when the service has several.
+func (f *Forwarder) reconnect(lostPod string) (*session, bool) {
 	delay := backoffMin
 	lastErr := ""
 	for {
-		s, err := f.connect(f.ctx)
+		s, err := f.connect(f.ctx, lostPod)
 		if err == nil {
 			return s, true
 		}
@@ -333,8 +334,8 @@ func (f *Forwarder) shutdown() {
 // connect resolves the service, dials the pod's portforward subresource (websocket first, SPDY
 // when the server cannot upgrade, as kubectl does) and watches the pod so its replacement is noticed
 // even when the old connection stays up.
-func (f *Forwarder) connect(ctx context.Context) (*session, error) {
-	t, err := f.c.resolveService(ctx, f.o.Namespace, f.o.Service, int32(f.o.Port))
+func (f *Forwarder) connect(ctx context.Context, avoid string) (*session, error) {
+	t, err := f.c.resolveService(ctx, f.o.Namespace, f.o.Service, int32(f.o.Port), avoid)
 	if err != nil {
 		return nil, err
 	}

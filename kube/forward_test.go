@@ -181,7 +181,7 @@ func TestForwardThroughPodReplacement(t *testing.T) {
 
 // TestForwardReplaysARequestWhosePodDied covers the kubelet-like failure: the pod still exists
 // but its container no longer answers, so the pod end reports an error on the stream. The request
-// that meets it is replayed on a fresh connection to the newest ready pod.
+// that meets it is replayed on a fresh connection to another ready pod.
 func TestForwardReplaysARequestWhosePodDied(t *testing.T) {
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-replay")

@@ -20,9 +20,9 @@ type target struct {
 
 // resolveService picks the pod and container port a connection to the service port would reach,
 // as `kubectl port-forward svc/NAME PORT` does: the service's selector gives the pods, one ready
-// pod is chosen, and the service port's targetPort (a number, a container port name, or omitted)
-// becomes the container port.
-func (c *Client) resolveService(ctx context.Context, ns, name string, port int32) (target, error) {
+// pod is chosen (another than avoid, if there is one), and the service port's targetPort (a
+// number, a container port name, or omitted) becomes the container port.
+func (c *Client) resolveService(ctx context.Context, ns, name string, port int32, avoid string) (target, error) {
 	svc, err := c.cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return target{}, err
@@ -38,7 +38,7 @@ func (c *Client) resolveService(ctx context.Context, ns, name string, port int32
 	if err != nil {
 		return target{}, err
 	}
-	pod := pickPod(pods.Items)
+	pod := pickPod(pods.Items, avoid)
 	if pod == nil {
 		return target{}, fmt.Errorf("no ready pod behind service %s (selector %s, %d pods)", name, sel, len(pods.Items))
 	}
@@ -70,8 +70,9 @@ func servicePorts(svc *corev1.Service) string {
 }
 
 // pickPod chooses among the ready, running pods that are not being deleted the newest one: after a
-// rollout or a replacement that is the pod meant to serve.
-func pickPod(pods []corev1.Pod) *corev1.Pod {
+// rollout or a replacement that is the pod meant to serve. The pod to avoid (the one a forward
+// just failed on) comes last, whatever its age.
+func pickPod(pods []corev1.Pod, avoid string) *corev1.Pod {
 	var ready []*corev1.Pod
 	for i := range pods {
 		p := &pods[i]
@@ -83,6 +84,9 @@ func pickPod(pods []corev1.Pod) *corev1.Pod {
 		return nil
 	}
 	sort.Slice(ready, func(i, j int) bool {
+		if ai, aj := ready[i].Name == avoid, ready[j].Name == avoid; ai != aj {
+			return aj
+		}
 		ti, tj := ready[i].CreationTimestamp, ready[j].CreationTimestamp
 		if !ti.Equal(&tj) {
 			return tj.Before(&ti)
