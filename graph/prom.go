@@ -1,0 +1,104 @@
+// Package graph reads the service graph that Tempo's metrics-generator writes into Prometheus,
+// and renders it as a table, JSON, Graphviz dot or Mermaid.
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Prom is a client of Prometheus's HTTP API (the parts svcgraph uses).
+type Prom struct {
+	URL  string       // base URL, e.g. http://127.0.0.1:9090
+	HTTP *http.Client // nil means a client with a 30 s timeout
+}
+
+// Sample is one element of an instant vector.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// Query evaluates an instant query at the time at (the server's now when at is zero).
+func (p *Prom) Query(ctx context.Context, expr string, at time.Time) ([]Sample, error) {
+	q := url.Values{"query": {expr}}
+	if !at.IsZero() {
+		q.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64))
+	}
+	var data struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	if err := p.get(ctx, "/api/v1/query?"+q.Encode(), &data); err != nil {
+		return nil, fmt.Errorf("query %s: %w", expr, err)
+	}
+	if data.ResultType != "vector" {
+		return nil, fmt.Errorf("query %s: result type %q, want vector", expr, data.ResultType)
+	}
+	out := make([]Sample, 0, len(data.Result))
+	for _, r := range data.Result {
+		s, ok := r.Value[1].(string)
+		if !ok {
+			return nil, fmt.Errorf("query %s: value %v is not a string", expr, r.Value[1])
+		}
+		v, err := strconv.ParseFloat(s, 64) // also "NaN", "+Inf"
+		if err != nil {
+			return nil, fmt.Errorf("query %s: value %q: %w", expr, s, err)
+		}
+		out = append(out, Sample{Labels: r.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// Flags returns the command-line flags Prometheus was started with (/api/v1/status/flags).
+func (p *Prom) Flags(ctx context.Context) (map[string]string, error) {
+	var flags map[string]string
+	if err := p.get(ctx, "/api/v1/status/flags", &flags); err != nil {
+		return nil, fmt.Errorf("read Prometheus's flags: %w", err)
+	}
+	return flags, nil
+}
+
+// get calls the API and decodes the "data" of a success envelope into v.
+func (p *Prom) get(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(p.URL, "/")+path, nil)
+	if err != nil {
+		return err
+	}
+	c := p.HTTP
+	if c == nil {
+		c = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	var env struct {
+		Status    string          `json:"status"`
+		Data      json.RawMessage `json:"data"`
+		ErrorType string          `json:"errorType"`
+		Error     string          `json:"error"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("HTTP %d from %s, not Prometheus's API: %.200q", resp.StatusCode, p.URL, body)
+	}
+	if env.Status != "success" {
+		return fmt.Errorf("Prometheus answered HTTP %d: %s: %s", resp.StatusCode, env.ErrorType, env.Error)
+	}
+	return json.Unmarshal(env.Data, v)
+}
