@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,33 +28,37 @@ func TestUpFailures(t *testing.T) {
 		w.unchanged(t)
 	})
 
-	t.Run("minikube: insufficient memory (exit 23)", func(t *testing.T) {
-		w := newWorld(t, "mk23", withEnv("MINIKUBE_DOUBLE_FAIL=23"))
-		t.Cleanup(func() { w.teardown(t) })
-		r := w.run(t, 5*time.Minute, w.upArgs("--no-forward")...)
-		expect(t, r, reason.MinikubeMemory.ExitCode)
-		mustContain(t, r, "FAIL Starting minikube", "not enough memory",
+	// Every minikube exit code svcgraph gives advice for, as the double fails `start` with it.
+	for _, c := range []struct {
+		fail   string
+		kind   reason.Kind
+		pieces []string // svcgraph's message and advice, then minikube's own reason from its output
+	}{
+		{"23", reason.MinikubeMemory, []string{"not enough memory",
 			"What to do: the driver minikube chose (usually docker) does not have 8G of memory to give",
-			"or ask for less with --memory", "("+reason.MinikubeMemory.ID+", exit code 20)",
-			// minikube's own words, from the tail of its output
-			"RSRC_INSUFFICIENT_CONTAINER_MEMORY")
-		minikubeStartFailed(t, w)
-		noDownloads(t, w)
-		w.unchanged(t)
-	})
-
-	t.Run("minikube: Docker not running (exit 63)", func(t *testing.T) {
-		w := newWorld(t, "mk63", withEnv("MINIKUBE_DOUBLE_FAIL=63"))
-		t.Cleanup(func() { w.teardown(t) })
-		r := w.run(t, 5*time.Minute, w.upArgs("--no-forward")...)
-		expect(t, r, reason.MinikubeDriver.ExitCode)
-		mustContain(t, r, "FAIL Starting minikube", "is not running or not found",
-			"What to do: "+reason.MinikubeDriver.Advice, "("+reason.MinikubeDriver.ID+", exit code 21)",
-			"PROVIDER_DOCKER_NOT_RUNNING")
-		minikubeStartFailed(t, w)
-		noDownloads(t, w)
-		w.unchanged(t)
-	})
+			"or ask for less with --memory", "RSRC_INSUFFICIENT_CONTAINER_MEMORY"}},
+		{"55", reason.MinikubeDriver, []string{"is not running or not found",
+			"What to do: " + reason.MinikubeDriver.Advice, "DRV_DOCKER_NOT_RUNNING"}},
+		{"63", reason.MinikubeDriver, []string{"is not running or not found",
+			"What to do: " + reason.MinikubeDriver.Advice, "PROVIDER_DOCKER_NOT_RUNNING"}},
+		{"65", reason.MinikubeDriver, []string{"is not installed",
+			"What to do: Install the driver (e.g. Docker Desktop, or `--driver=qemu`), or choose an installed one with --driver.",
+			"PROVIDER_DOCKER_NOT_FOUND"}},
+		{"81", reason.MinikubeDriverMis, []string{"exists with another driver",
+			"What to do: " + reason.MinikubeDriverMis.Advice, "GUEST_DRIVER_MISMATCH"}},
+	} {
+		t.Run("minikube start exits "+c.fail, func(t *testing.T) {
+			w := newWorld(t, "mk"+c.fail, withEnv("MINIKUBE_DOUBLE_FAIL="+c.fail))
+			t.Cleanup(func() { w.teardown(t) })
+			r := w.run(t, 5*time.Minute, w.upArgs("--no-forward")...)
+			expect(t, r, c.kind.ExitCode)
+			mustContain(t, r, append([]string{"FAIL Starting minikube",
+				fmt.Sprintf("(%s, exit code %d)", c.kind.ID, c.kind.ExitCode)}, c.pieces...)...)
+			minikubeStartFailed(t, w)
+			noDownloads(t, w)
+			w.unchanged(t)
+		})
+	}
 
 	t.Run("unsupported --demo-version", func(t *testing.T) {
 		w := newWorld(t, "badver")
