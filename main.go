@@ -128,6 +128,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				}),
 				Action: forward,
 			},
+			graphCommand(),
 			{
 				Name:  "version",
 				Usage: "print svcgraph's version",
