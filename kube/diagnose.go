@@ -424,11 +424,16 @@ func (s *snapshot) podEvents(p *corev1.Pod) []string {
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return eventTime(evs[i]).After(eventTime(evs[j])) })
 	var out []string
+	said := map[string]bool{}
 	for _, e := range evs {
 		if len(out) == maxEvents {
 			break
 		}
 		line := e.Reason + ": " + strings.TrimSpace(e.Message)
+		if said[line] { // the scheduler and kubelet repeat themselves in separate Event objects
+			continue
+		}
+		said[line] = true
 		if n := eventCount(e); n > 1 {
 			line += fmt.Sprintf(" (x%d)", n)
 		}

@@ -190,6 +190,7 @@ func TestStatusCountsAndPersistence(t *testing.T) {
 			{Reason: "Failed", Message: "old", LastTimestamp: metav1.NewTime(time.Unix(100, 0))},
 			{Reason: "BackOff", Message: "newest", Count: 5, LastTimestamp: metav1.NewTime(time.Unix(300, 0))},
 			{Reason: "Failed", Message: "middle", LastTimestamp: metav1.NewTime(time.Unix(200, 0))},
+			{Reason: "Failed", Message: "middle", LastTimestamp: metav1.NewTime(time.Unix(150, 0))},
 			{Reason: "Failed", Message: "oldest", LastTimestamp: metav1.NewTime(time.Unix(50, 0))},
 		}},
 	}
