@@ -35,6 +35,8 @@ type Cluster struct {
 	Config     *rest.Config
 	Client     kubernetes.Interface
 	Dynamic    dynamic.Interface
+
+	apiServerStopped bool
 }
 
 // Require returns the cluster named by SVCGRAPH_TEST_KUBECONFIG, checked to answer /readyz.
@@ -171,4 +173,43 @@ func (c *Cluster) ForwardPod(t testing.TB, namespace, pod string, rules ...Rule)
 			t.Errorf("delete kwok PortForward %s/%s: %v", namespace, pod, err)
 		}
 	})
+}
+
+// StopAPIServer stops the API server (for tests of what happens while it is away). If the test
+// does not start it again, it is started at cleanup, so the shared cluster survives the test.
+func (c *Cluster) StopAPIServer(t testing.TB) {
+	t.Helper()
+	if err := harness.StopComponent(c.Layout, "kube-apiserver"); err != nil {
+		t.Fatalf("stop the API server: %v", err)
+	}
+	t.Cleanup(func() {
+		if c.apiServerStopped {
+			c.StartAPIServer(t)
+		}
+	})
+	c.apiServerStopped = true
+}
+
+// StartAPIServer starts the API server again with its old command line and waits (up to a
+// minute) for /readyz.
+func (c *Cluster) StartAPIServer(t testing.TB) {
+	t.Helper()
+	if err := harness.StartComponent(c.Layout, "kube-apiserver"); err != nil {
+		t.Fatalf("start the API server: %v", err)
+	}
+	c.apiServerStopped = false
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		_, err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("API server not ready a minute after restart: %v\n%s", err,
+				harness.TailFile(c.Layout.Log("kube-apiserver"), 30))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

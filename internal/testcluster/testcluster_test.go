@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +193,25 @@ func getUntil(ctx context.Context, t *testing.T, url, want string) string {
 			return last
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// TestAPIServerRestart checks the stop/start pair other packages use to take the API server away.
+// It takes the shared cluster's API server away for a few seconds, which would break the
+// packages that go test ./... runs alongside, so it runs only when asked for.
+func TestAPIServerRestart(t *testing.T) {
+	if os.Getenv("SVCGRAPH_TEST_DISRUPTIVE") != "1" {
+		t.Skip("SKIPPED: stops the shared cluster's API server; run alone with SVCGRAPH_TEST_DISRUPTIVE=1")
+	}
+	c := testcluster.Require(t)
+	c.StopAPIServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := c.Client.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err == nil {
+		t.Fatal("the API server still answers after StopAPIServer")
+	}
+	c.StartAPIServer(t)
+	if _, err := c.Client.CoreV1().Namespaces().Get(context.Background(), "default", metav1.GetOptions{}); err != nil {
+		t.Fatalf("after StartAPIServer: %v", err)
 	}
 }

@@ -38,6 +38,10 @@ func (l Layout) RunDir() string              { return filepath.Join(l.Dir, "run"
 func (l Layout) PIDFile(component string) string {
 	return filepath.Join(l.Dir, "run", component+".pid")
 }
+func (l Layout) ArgsFile(component string) string {
+	return filepath.Join(l.Dir, "run", component+".args")
+}
+func (l Layout) LockFile() string    { return filepath.Join(l.Dir, "lock") }
 func (l Layout) EtcdDataDir() string { return filepath.Join(l.Dir, "etcd") }
 func (l Layout) VolumesDir() string  { return filepath.Join(l.Dir, "volumes") }
 func (l Layout) KwokConfig() string  { return filepath.Join(l.Dir, "kwok.yaml") }

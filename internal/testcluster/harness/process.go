@@ -4,6 +4,7 @@ package harness
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,11 +29,12 @@ type proc struct {
 // PID saved, so that it outlives the `up` command, ignores the terminal's Ctrl-C and never holds
 // the stdout that `eval "$(scripts/testcluster up)"` reads to its end.
 func startProcess(l Layout, name, bin string, args ...string) (*proc, error) {
-	logFile, err := os.OpenFile(l.Log(name), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	logFile, err := os.OpenFile(l.Log(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
+	fmt.Fprintf(logFile, "----- testcluster: starting %s at %s -----\n", name, time.Now().UTC().Format(time.RFC3339))
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -40,7 +42,11 @@ func startProcess(l Layout, name, bin string, args ...string) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	if err := os.WriteFile(l.PIDFile(name), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	argv, _ := json.Marshal(cmd.Args)
+	if err := errors.Join(
+		os.WriteFile(l.PIDFile(name), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644),
+		os.WriteFile(l.ArgsFile(name), append(argv, '\n'), 0o644),
+	); err != nil {
 		_ = cmd.Process.Kill()
 		return nil, err
 	}
@@ -112,6 +118,28 @@ func waitGone(l Layout, pid int, d time.Duration) bool {
 		}
 		return n > 0 || !isOurs(l, pid)
 	}
+}
+
+// StopComponent stops one running component (SIGTERM, then SIGKILL after 10s), keeping what
+// StartComponent needs to start it again: tests use the pair to take the API server away.
+func StopComponent(l Layout, name string) error { return stopComponent(l, name, 10*time.Second) }
+
+// StartComponent starts a stopped component again with the command line it last ran with. It
+// does not wait for the component to be ready. Starting a running component is an error.
+func StartComponent(l Layout, name string) error {
+	if pid, ok := savedPID(l, name); ok {
+		return fmt.Errorf("%s is already running (pid %d)", name, pid)
+	}
+	raw, err := os.ReadFile(l.ArgsFile(name))
+	if err != nil {
+		return fmt.Errorf("%s was never started in %s: %w", name, l.Dir, err)
+	}
+	var argv []string
+	if err := json.Unmarshal(raw, &argv); err != nil || len(argv) == 0 {
+		return fmt.Errorf("%s: bad %s", name, l.ArgsFile(name))
+	}
+	_, err = startProcess(l, name, argv[0], argv[1:]...)
+	return err
 }
 
 // errExited reports that a component died while the harness was waiting for the cluster.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // ToolsDir is where the wrapper modules live, relative to the repository root. Each is its own
@@ -72,6 +74,12 @@ func EnsureTools(ctx context.Context, repoRoot, cacheDir string, progress io.Wri
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return Tools{}, err
 	}
+	// Two ups (say, two state directories) must not build into the cache at once.
+	lock := flock.New(filepath.Join(binDir, ".build.lock"))
+	if err := lock.Lock(); err != nil {
+		return Tools{}, err
+	}
+	defer lock.Unlock()
 	tools := Tools{Bin: map[string]string{}}
 	for _, m := range toolModules() {
 		var missing []string

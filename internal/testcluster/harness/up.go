@@ -109,7 +109,7 @@ type upRun struct {
 
 func (u *upRun) run(ctx context.Context) error {
 	l, o := u.l, u.o
-	for _, d := range []string{l.EtcdDataDir(), l.PKIDir(), l.RunDir(), l.VolumesDir(), l.BinDir(), l.MinikubeDoubleState()} {
+	for _, d := range []string{l.LogDir(), l.EtcdDataDir(), l.PKIDir(), l.RunDir(), l.VolumesDir(), l.BinDir(), l.MinikubeDoubleState()} {
 		if err := os.RemoveAll(d); err != nil {
 			return err
 		}

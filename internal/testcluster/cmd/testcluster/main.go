@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gofrs/flock"
+
 	"github.com/svcgraph/svcgraph/internal/testcluster/harness"
 )
 
@@ -77,6 +79,17 @@ func run(args []string) error {
 	defer stop()
 
 	cmd, rest := global.Arg(0), global.Args()[1:]
+	if cmd == "up" || cmd == "down" {
+		// One up or down at a time per state directory: tests and people share it.
+		if err := os.MkdirAll(layout.Dir, 0o755); err != nil {
+			return err
+		}
+		lock := flock.New(layout.LockFile())
+		if err := lock.Lock(); err != nil {
+			return err
+		}
+		defer lock.Unlock()
+	}
 	switch cmd {
 	case "up":
 		fs := flag.NewFlagSet("up", flag.ContinueOnError)
@@ -98,9 +111,6 @@ func run(args []string) error {
 			return err
 		}
 		if o.Self, err = os.Executable(); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(layout.Dir, 0o755); err != nil {
 			return err
 		}
 		env, err := harness.Up(ctx, o)
