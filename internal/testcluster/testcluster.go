@@ -179,6 +179,9 @@ func (c *Cluster) ForwardPod(t testing.TB, namespace, pod string, rules ...Rule)
 // does not start it again, it is started at cleanup, so the shared cluster survives the test.
 func (c *Cluster) StopAPIServer(t testing.TB) {
 	t.Helper()
+	if _, err := os.Stat(c.Layout.ArgsFile("kube-apiserver")); err != nil {
+		t.Fatalf("cannot stop the API server and start it again: %v (a cluster from an older harness? scripts/testcluster down, then up)", err)
+	}
 	if err := harness.StopComponent(c.Layout, "kube-apiserver"); err != nil {
 		t.Fatalf("stop the API server: %v", err)
 	}
