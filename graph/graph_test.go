@@ -12,20 +12,7 @@ import (
 	"github.com/svcgraph/svcgraph/internal/promtest"
 )
 
-// counter is a Tempo-style counter series that grows by perSec every second, sampled every 15 s
-// (Tempo's default remote-write interval) from the start of the window to at.
-func counter(name string, labels map[string]string, perSec float64, at time.Time, window time.Duration) promtest.Series {
-	l := map[string]string{"__name__": name}
-	for k, v := range labels {
-		l[k] = v
-	}
-	s := promtest.Series{Labels: l}
-	start := at.Add(-window)
-	for t := start.Add(15 * time.Second); !t.After(at); t = t.Add(15 * time.Second) {
-		s.Samples = append(s.Samples, promtest.Sample{T: t, V: 100 + perSec*t.Sub(start).Seconds()})
-	}
-	return s
-}
+var counter = promtest.Counter
 
 func edge(client, server string, extra ...string) map[string]string {
 	l := map[string]string{"client": client, "server": server}
@@ -35,17 +22,8 @@ func edge(client, server string, extra ...string) map[string]string {
 	return l
 }
 
-// buckets writes a histogram's _bucket series with the given cumulative rates per le.
 func buckets(labels map[string]string, at time.Time, window time.Duration, les []string, perSec []float64) []promtest.Series {
-	var out []promtest.Series
-	for i, le := range les {
-		l := map[string]string{"le": le}
-		for k, v := range labels {
-			l[k] = v
-		}
-		out = append(out, counter(graph.MetricServerDuration, l, perSec[i], at, window))
-	}
-	return out
+	return promtest.Buckets(graph.MetricServerDuration, labels, at, window, les, perSec)
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }

@@ -283,3 +283,34 @@ func snappyLiteral(data []byte) []byte {
 	}
 	return out
 }
+
+// Counter is a counter series that grows by perSec every second, sampled every 15 s (Tempo's
+// default remote-write interval) from the start of the window up to and including at. Read with
+// rate(...[window]) at time at, it gives exactly perSec: the samples cover the window but for
+// one interval, which Prometheus's extrapolation fills in.
+func Counter(name string, labels map[string]string, perSec float64, at time.Time, window time.Duration) Series {
+	l := map[string]string{"__name__": name}
+	for k, v := range labels {
+		l[k] = v
+	}
+	s := Series{Labels: l}
+	start := at.Add(-window)
+	for t := start.Add(15 * time.Second); !t.After(at); t = t.Add(15 * time.Second) {
+		s.Samples = append(s.Samples, Sample{T: t, V: 100 + perSec*t.Sub(start).Seconds()})
+	}
+	return s
+}
+
+// Buckets is a histogram's _bucket series (name ends in _bucket), one Counter per le with the
+// given cumulative rates.
+func Buckets(name string, labels map[string]string, at time.Time, window time.Duration, les []string, perSec []float64) []Series {
+	var out []Series
+	for i, le := range les {
+		l := map[string]string{"le": le}
+		for k, v := range labels {
+			l[k] = v
+		}
+		out = append(out, Counter(name, l, perSec[i], at, window))
+	}
+	return out
+}
