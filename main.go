@@ -67,6 +67,8 @@ var upFlags = concat(chartFlags, forwardFlags, []cli.Flag{
 	&cli.DurationFlag{Name: "timeout", Value: 15 * time.Minute, Usage: "how long to wait for the install and for every pod to be ready", EnvVars: env("timeout")},
 	&cli.BoolFlag{Name: "detach", Usage: "forward in the background and return; svcgraph down stops the forwarder", EnvVars: env("detach")},
 	&cli.BoolFlag{Name: "no-forward", Usage: "do not port-forward the frontend proxy", EnvVars: env("no-forward")},
+	&cli.BoolFlag{Name: "verify", Usage: "at the end, wait until Tempo's service graph has edges and show the busiest", EnvVars: env("verify")},
+	&cli.DurationFlag{Name: "graph-timeout", Value: steps.DefaultGraphTimeout, Usage: "how long --verify waits for the service graph", EnvVars: env("graph-timeout")},
 })
 
 func concat(lists ...[]cli.Flag) []cli.Flag {
@@ -179,6 +181,8 @@ func config(c *cli.Context) (steps.Config, error) {
 		Port:         c.Int("port"),
 		Detach:       c.Bool("detach"),
 		NoForward:    c.Bool("no-forward"),
+		VerifyGraph:  c.Bool("verify"),
+		GraphTimeout: c.Duration("graph-timeout"),
 		StopCluster:  c.Bool("stop"),
 		PurgeCluster: c.Bool("purge"),
 		Helm:         helmcli.New(),

@@ -44,6 +44,10 @@ type Config struct {
 	Detach    bool
 	NoForward bool
 
+	// verify-graph
+	VerifyGraph  bool          // wait for the service graph at the end of up
+	GraphTimeout time.Duration // how long; 0 means DefaultGraphTimeout
+
 	// down
 	StopCluster  bool
 	PurgeCluster bool

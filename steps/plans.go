@@ -6,6 +6,9 @@ func UpPlan(c Config) Plan {
 	if !c.NoForward {
 		p = append(p, Forward{})
 	}
+	if c.VerifyGraph {
+		p = append(p, VerifyGraph{})
+	}
 	return p
 }
 
