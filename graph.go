@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -67,4 +68,33 @@ func graphAction(c *cli.Context) error {
 		return steps.EmptyGraph(g)
 	}
 	return nil
+}
+
+// doctorCommand is `svcgraph doctor`: walk the service-graph pipeline of the live release.
+func doctorCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "doctor",
+		Usage:  "check the service-graph pipeline on the live cluster (collector → Tempo → Prometheus → Grafana) and name the first broken link",
+		Flags:  globalFlags,
+		Action: doctorAction,
+	}
+}
+
+func doctorAction(c *cli.Context) error {
+	cfg, err := config(c)
+	if err != nil {
+		return err
+	}
+	rep, err := steps.Doctor(c.Context, newSession(cfg))
+	if err != nil {
+		return err
+	}
+	if cfg.Output == "json" {
+		if err := json.NewEncoder(c.App.Writer).Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(c.App.Writer)
+	}
+	return rep.Err()
 }

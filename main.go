@@ -131,6 +131,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Action: forward,
 			},
 			graphCommand(),
+			doctorCommand(),
 			{
 				Name:  "version",
 				Usage: "print svcgraph's version",
