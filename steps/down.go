@@ -91,30 +91,31 @@ func (DeleteNamespace) Run(ctx context.Context, s *Session) error {
 	return nil
 }
 
-// StopMinikube stops the profile (`down --stop`).
-type StopMinikube struct{}
+// StopMinikube stops the profile (`down --stop`) or, with Delete, deletes it (`down --purge`).
+type StopMinikube struct{ Delete bool }
 
-func (StopMinikube) ID() string    { return "minikube-stop" }
-func (StopMinikube) Title() string { return "Stopping minikube" }
-
-func (StopMinikube) Run(ctx context.Context, s *Session) error {
-	if err := s.Minikube.Stop(ctx, s.Config.Profile); err != nil {
-		return err
+func (m StopMinikube) ID() string {
+	if m.Delete {
+		return "minikube-delete"
 	}
-	s.Result("profile " + s.Config.Profile + " stopped")
-	return nil
+	return "minikube-stop"
 }
 
-// DeleteMinikube deletes the profile (`down --purge`).
-type DeleteMinikube struct{}
+func (m StopMinikube) Title() string {
+	if m.Delete {
+		return "Deleting minikube profile"
+	}
+	return "Stopping minikube"
+}
 
-func (DeleteMinikube) ID() string    { return "minikube-delete" }
-func (DeleteMinikube) Title() string { return "Deleting minikube profile" }
-
-func (DeleteMinikube) Run(ctx context.Context, s *Session) error {
-	if err := s.Minikube.Delete(ctx, s.Config.Profile); err != nil {
+func (m StopMinikube) Run(ctx context.Context, s *Session) error {
+	act, done := s.Minikube.Stop, "stopped"
+	if m.Delete {
+		act, done = s.Minikube.Delete, "deleted"
+	}
+	if err := act(ctx, s.Config.Profile); err != nil {
 		return err
 	}
-	s.Result("profile " + s.Config.Profile + " deleted")
+	s.Result("profile " + s.Config.Profile + " " + done)
 	return nil
 }

@@ -41,7 +41,7 @@ func (Forward) Run(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.forward(ctx, names)
+	f, err := s.forward(ctx, names, s.Info)
 	if err != nil {
 		return err
 	}
@@ -50,23 +50,21 @@ func (Forward) Run(ctx context.Context, s *Session) error {
 	return nil
 }
 
-// forward starts a port-forward of the frontend proxy Service in this process.
-func (s *Session) forward(ctx context.Context, names chartmod.Names) (*kube.Forwarder, error) {
+// forward starts a port-forward of the frontend proxy Service in this process; events says
+// "reconnecting…" and "forwarding again".
+func (s *Session) forward(ctx context.Context, names chartmod.Names, events func(string)) (*kube.Forwarder, error) {
 	k, err := s.Kube()
 	if err != nil {
 		return nil, err
 	}
 	c := s.Config
-	var addrs []string
+	var addrs []string // kube's default: 127.0.0.1 and ::1; it warns about any other address
 	if c.Address != DefaultAddress {
 		addrs = []string{c.Address}
-		if ip := net.ParseIP(c.Address); ip == nil || !ip.IsLoopback() {
-			s.Warn(fmt.Sprintf("listening on %s: anyone who can reach this machine on port %d can use the demo", c.Address, c.Port))
-		}
 	}
 	return k.Forward(ctx, kube.ForwardOptions{
 		Namespace: c.Namespace, Service: names.FrontendProxyService, Port: names.FrontendProxyPort,
-		LocalPort: c.Port, Addresses: addrs, Events: s.Info,
+		LocalPort: c.Port, Addresses: addrs, Events: events,
 	})
 }
 
@@ -237,22 +235,11 @@ func ForwardInBackground(ctx context.Context, s *Session, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	k, err := s.Kube()
+	f, err := s.forward(ctx, names, func(msg string) { fmt.Fprintln(stderr, msg) })
 	if err != nil {
 		return err
 	}
 	c := s.Config
-	var addrs []string
-	if c.Address != DefaultAddress {
-		addrs = []string{c.Address}
-	}
-	f, err := k.Forward(ctx, kube.ForwardOptions{
-		Namespace: c.Namespace, Service: names.FrontendProxyService, Port: names.FrontendProxyPort,
-		LocalPort: c.Port, Addresses: addrs, Events: func(msg string) { fmt.Fprintln(stderr, msg) },
-	})
-	if err != nil {
-		return err
-	}
 	fmt.Fprintln(stdout, "forwarding "+BaseURL(c.Address, c.Port))
 	select {
 	case <-ctx.Done():

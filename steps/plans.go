@@ -17,7 +17,7 @@ func DownPlan(c Config) Plan {
 	p := Plan{StopForwarder{}, FindCluster{}, Uninstall{}, DeleteNamespace{}}
 	switch {
 	case c.PurgeCluster:
-		p = append(p, DeleteMinikube{})
+		p = append(p, StopMinikube{Delete: true})
 	case c.StopCluster:
 		p = append(p, StopMinikube{})
 	}
