@@ -1,0 +1,245 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	helmcli "helm.sh/helm/v3/pkg/cli"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+
+	"github.com/svcgraph/svcgraph/graph"
+	"github.com/svcgraph/svcgraph/internal/chartrepo"
+	"github.com/svcgraph/svcgraph/internal/promtest"
+	"github.com/svcgraph/svcgraph/internal/testcluster"
+	"github.com/svcgraph/svcgraph/kube"
+)
+
+func testHelmSettings(t *testing.T) *helmcli.EnvSettings {
+	h := t.TempDir()
+	s := helmcli.New()
+	s.RepositoryConfig = filepath.Join(h, "config", "repositories.yaml")
+	s.RepositoryCache = filepath.Join(h, "cache", "repository")
+	s.RegistryConfig = filepath.Join(h, "config", "registry", "config.json")
+	s.PluginsDirectory = filepath.Join(h, "data", "plugins")
+	s.KubeConfig = filepath.Join(h, "kubeconfig")
+	return s
+}
+
+// editConfigMap changes one key of a live ConfigMap and restores it when the test ends or when
+// the returned function is called.
+func editConfigMap(t *testing.T, cl *testcluster.Cluster, ns, name, key string, edit func(string) string) (restore func()) {
+	t.Helper()
+	ctx := context.Background()
+	cms := cl.Client.CoreV1().ConfigMaps(ns)
+	cm, err := cms.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := cm.Data[key]
+	changed := edit(old)
+	if changed == old {
+		t.Fatalf("ConfigMap %s key %s: the edit changed nothing:\n%s", name, key, old)
+	}
+	cm.Data[key] = changed
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	restore = func() {
+		if done {
+			return
+		}
+		done = true
+		cm, err := cms.Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			cm.Data[key] = old
+			_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			t.Errorf("restore ConfigMap %s: %v", name, err)
+		}
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
+func yamlEdit(t *testing.T, edit func(map[string]any)) func(string) string {
+	return func(text string) string {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(text), &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		out, err := yaml.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+}
+
+func mapAt(m map[string]any, path ...string) map[string]any {
+	for _, p := range path {
+		m, _ = m[p].(map[string]any)
+	}
+	return m
+}
+
+// TestDoctorOnALiveRelease installs the demo (fixture charts) into the loopback cluster, plays
+// Tempo with a real Prometheus behind the Prometheus pod, and breaks each link on purpose.
+func TestDoctorOnALiveRelease(t *testing.T) {
+	cl := testcluster.Require(t)
+	prom := promtest.Start(t, promtest.Options{})
+	promOff := promtest.Start(t, promtest.Options{NoRemoteWrite: true})
+	srv := chartrepo.ServeFixtures(t)
+	ns := cl.Namespace(t, "steps-doctor")
+	k, err := kube.New(kube.Options{Kubeconfig: cl.Kubeconfig, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The chart makes cluster-scoped objects (ClusterRoles) named after the release, which the
+	// namespace's deletion leaves behind: a release name of its own, uninstalled at the end.
+	release := "dr-" + ns[strings.LastIndex(ns, "-")+1:]
+	t.Cleanup(func() {
+		if err := k.Uninstall(context.Background(), release); err != nil {
+			t.Errorf("uninstall %s: %v", release, err)
+		}
+	})
+	var log bytes.Buffer
+	s := &Session{Config: Config{
+		Namespace: ns, Release: release, Timeout: 5 * time.Minute,
+		DemoRepo: srv.RepoURL("open-telemetry"), TempoRepo: srv.RepoURL("grafana-community"),
+		CacheDir: t.TempDir(), Helm: testHelmSettings(t),
+	}, kube: k}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	if err := (&Runner{Out: &log}).Run(ctx, Plan{AddRepos{}, PrepareCharts{}, Install{}, WaitPods{}}, s); err != nil {
+		t.Fatalf("install: %v\n%s", err, log.String())
+	}
+	n := s.Patched.Names
+	s.Patched = nil // the doctor finds the versions from the release, as `svcgraph doctor` does
+
+	// The Prometheus pod's 9090 goes to the real Prometheus; Tempo's part is played by writes.
+	svc, err := cl.Client.CoreV1().Services(ns).Get(ctx, n.PrometheusService, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := cl.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("Prometheus pods: %v, %v", pods, err)
+	}
+	promPod := pods.Items[0].Name
+	route := func(target string) {
+		cl.ForwardPod(t, ns, promPod, testcluster.Rule{PodPort: 9090, Target: target})
+	}
+	route(prom.Addr)
+	now := time.Now()
+	promtest.MustWrite(t, prom.URL, promtest.Counter(graph.MetricRequests, map[string]string{"client": "frontend", "server": "cart"}, 1, now, time.Minute))
+
+	// doctorUntil repeats the doctor until its report matches: kwok applies PortForward rules
+	// through its own watch, so a new route takes effect a moment later.
+	doctorUntil := func(what string, ok func(*DoctorReport) bool) *DoctorReport {
+		t.Helper()
+		tick := time.NewTicker(300 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			rep, err := Doctor(ctx, s)
+			if err != nil {
+				t.Fatalf("%s: Doctor: %v", what, err)
+			}
+			if ok(rep) {
+				return rep
+			}
+			select {
+			case <-ctx.Done():
+				var b bytes.Buffer
+				rep.WriteText(&b)
+				t.Fatalf("%s: the doctor never said so; last report:\n%s", what, b.String())
+			case <-tick.C:
+			}
+		}
+	}
+	brokenAt := func(link, evidence string) func(*DoctorReport) bool {
+		return func(r *DoctorReport) bool {
+			last := r.Findings[len(r.Findings)-1]
+			return !r.OK && last.Link == link && last.Fix != "" && strings.Contains(strings.Join(last.Evidence, "\n"), evidence)
+		}
+	}
+
+	rep := doctorUntil("nothing broken", func(r *DoctorReport) bool { return r.OK })
+	var links []string
+	for _, f := range rep.Findings {
+		links = append(links, f.Link)
+	}
+	if !slices.Equal(links, []string{"collector", "tempo", "prometheus", "grafana"}) || rep.Err() != nil {
+		t.Fatalf("all well: links %v, err %v", links, rep.Err())
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Logf("doctor, nothing broken:\n%s", text.String())
+	if !strings.Contains(text.String(), "✓ grafana") || !strings.Contains(text.String(), "The service graph pipeline is complete.") {
+		t.Errorf("report text:\n%s", text.String())
+	}
+
+	// 1. The Tempo exporter removed from the collector's traces pipeline.
+	exporter := n.TempoDistributorService + ":"
+	restore := editConfigMap(t, cl, ns, n.CollectorConfigMap, "relay", yamlEdit(t, func(m map[string]any) {
+		traces := mapAt(m, "service", "pipelines", "traces")
+		var keep []any
+		for _, e := range traces["exporters"].([]any) {
+			ep, _ := mapAt(m, "exporters", e.(string))["endpoint"].(string)
+			if !strings.HasPrefix(ep, exporter) {
+				keep = append(keep, e)
+			}
+		}
+		traces["exporters"] = keep
+	}))
+	doctorUntil("Tempo exporter removed", brokenAt("collector", "lack"))
+	restore()
+
+	// 2. The processor list without service-graphs.
+	restore = editConfigMap(t, cl, ns, n.TempoConfigMap, "tempo.yaml", yamlEdit(t, func(m map[string]any) {
+		o := mapAt(m, "overrides")
+		if _, ok := o["metrics_generator_processors"]; ok {
+			o["metrics_generator_processors"] = []any{"span-metrics"}
+		} else {
+			mapAt(o, "defaults", "metrics_generator")["processors"] = []any{"span-metrics"}
+		}
+	}))
+	doctorUntil("service-graphs processor off", brokenAt("tempo", "without service-graphs"))
+	restore()
+
+	// 3. Prometheus without the remote-write receiver.
+	route(promOff.Addr)
+	doctorUntil("no remote-write receiver", brokenAt("prometheus", "--web.enable-remote-write-receiver=false"))
+	route(prom.Addr)
+
+	// 4. The service map's datasourceUid pointing nowhere.
+	uid := regexp.MustCompile(`(datasourceUid:\s*)['"]?[A-Za-z0-9_-]+['"]?`)
+	var key string
+	cm, err := cl.Client.CoreV1().ConfigMaps(ns).Get(ctx, n.GrafanaDatasourceConfigMap, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range cm.Data {
+		if uid.MatchString(v) {
+			key = k
+		}
+	}
+	if key == "" {
+		t.Fatalf("no datasourceUid in ConfigMap %s: %v", n.GrafanaDatasourceConfigMap, cm.Data)
+	}
+	editConfigMap(t, cl, ns, n.GrafanaDatasourceConfigMap, key, func(s string) string { return uid.ReplaceAllString(s, "${1}nowhere") })
+	rep = doctorUntil("datasourceUid pointing nowhere", brokenAt("grafana", "nowhere"))
+	text.Reset()
+	rep.WriteText(&text)
+	t.Logf("doctor, datasourceUid broken:\n%s", text.String())
+}
