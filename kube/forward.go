@@ -113,7 +113,7 @@ const (
 func (c *Client) Forward(ctx context.Context, o ForwardOptions) (*Forwarder, error) {
 	userAddrs := len(o.Addresses) > 0
 	if !userAddrs {
-		o.Addresses = []string{"127.0.0.1", "::1"}
+		o.Addresses = defaultAddresses
 	}
 	if o.Namespace == "" {
 		o.Namespace = c.opts.Namespace
@@ -151,6 +151,22 @@ func (c *Client) Forward(ctx context.Context, o ForwardOptions) (*Forwarder, err
 		close(f.done)
 	}()
 	return f, nil
+}
+
+// defaultAddresses are where a forward listens unless told otherwise: loopback only.
+var defaultAddresses = []string{"127.0.0.1", "::1"}
+
+// CheckLocalPort binds and releases the local addresses a forward would use (nil means the
+// default ones), so `up` can refuse a busy port before it starts anything.
+func CheckLocalPort(addresses []string, port int) error {
+	f := &Forwarder{o: ForwardOptions{LocalPort: port, Addresses: addresses}, events: func(string) {}}
+	userAddrs := len(addresses) > 0
+	if !userAddrs {
+		f.o.Addresses = defaultAddresses
+	}
+	err := f.listen(userAddrs)
+	f.closeListeners()
+	return err
 }
 
 // listen binds every address first, so a busy port is reported before anything else happens.

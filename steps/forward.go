@@ -58,14 +58,32 @@ func (s *Session) forward(ctx context.Context, names chartmod.Names, events func
 		return nil, err
 	}
 	c := s.Config
-	var addrs []string // kube's default: 127.0.0.1 and ::1; it warns about any other address
-	if c.Address != DefaultAddress {
-		addrs = []string{c.Address}
-	}
 	return k.Forward(ctx, kube.ForwardOptions{
 		Namespace: c.Namespace, Service: names.FrontendProxyService, Port: names.FrontendProxyPort,
-		LocalPort: c.Port, Addresses: addrs, Events: events,
+		LocalPort: c.Port, Addresses: c.forwardAddresses(), Events: events,
 	})
+}
+
+// forwardAddresses is nil for the default (kube then listens on 127.0.0.1 and ::1 and warns
+// about any other address), else the one address asked for.
+func (c Config) forwardAddresses() []string {
+	if c.Address == DefaultAddress {
+		return nil
+	}
+	return []string{c.Address}
+}
+
+// checkForwardPort refuses a busy local port before `up` changes anything, unless it is our own
+// background forwarder that holds it (a second `up --detach` reuses it).
+func (s *Session) checkForwardPort() error {
+	c := s.Config
+	if c.NoForward {
+		return nil
+	}
+	if rec, ok := s.liveForwarder(); ok && rec.Port == c.Port && rec.Address == c.Address {
+		return nil
+	}
+	return kube.CheckLocalPort(c.forwardAddresses(), c.Port)
 }
 
 // DefaultAddress is --address's default: loopback only (and ::1 where the host has IPv6).

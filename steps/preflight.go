@@ -104,6 +104,9 @@ func (Preflight) Run(ctx context.Context, s *Session) error {
 				"--memory %s is more than this host's %s of memory", minikube.FormatMemory(s.Config.MemoryMB), minikube.FormatMemory(total))
 		}
 	}
+	if err := s.checkForwardPort(); err != nil {
+		return err
+	}
 	s.Result(strings.Join(found, ", "))
 	return nil
 }

@@ -2,6 +2,8 @@ package steps
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -81,5 +83,25 @@ func TestPreflightHostMemory(t *testing.T) {
 	e := reason.Of(err)
 	if e.Kind != reason.HostMemory || !strings.Contains(err.Error(), "--memory 8G is more than this host's 4G") {
 		t.Errorf("got %s: %v", e.Kind.ID, err)
+	}
+}
+
+func TestPreflightRefusesABusyPortBeforeAnythingElse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	s := &Session{Config: Config{MemoryMB: 8192, Port: port, Address: DefaultAddress, StateDir: t.TempDir()},
+		Exec: versions("v1.37.2", "v1.37.0", "v3.22.0"), GOOS: "linux"}
+	err = Preflight{}.Run(context.Background(), s)
+	e := reason.Of(err)
+	if e.Kind != reason.PortInUse || !strings.Contains(err.Error(), strconv.Itoa(port)) || !strings.Contains(e.Advise(), "--port") {
+		t.Errorf("got %s: %v / %s", e.Kind.ID, err, e.Advise())
+	}
+	s.Config.NoForward = true
+	if err := (Preflight{}).Run(context.Background(), s); err != nil {
+		t.Errorf("with --no-forward the port does not matter, got %v", err)
 	}
 }
