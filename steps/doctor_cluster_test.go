@@ -18,6 +18,7 @@ import (
 	"github.com/svcgraph/svcgraph/graph"
 	"github.com/svcgraph/svcgraph/internal/chartrepo"
 	"github.com/svcgraph/svcgraph/internal/promtest"
+	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/internal/testcluster"
 	"github.com/svcgraph/svcgraph/kube"
 )
@@ -141,8 +142,6 @@ func TestDoctorOnALiveRelease(t *testing.T) {
 		cl.ForwardPod(t, ns, promPod, testcluster.Rule{PodPort: 9090, Target: target})
 	}
 	route(prom.Addr)
-	now := time.Now()
-	promtest.MustWrite(t, prom.URL, promtest.Counter(graph.MetricRequests, map[string]string{"client": "frontend", "server": "cart"}, 1, now, time.Minute))
 
 	// doctorUntil repeats the doctor until its report matches: kwok applies PortForward rules
 	// through its own watch, so a new route takes effect a moment later.
@@ -173,6 +172,19 @@ func TestDoctorOnALiveRelease(t *testing.T) {
 			return !r.OK && last.Link == link && last.Fix != "" && strings.Contains(strings.Join(last.Evidence, "\n"), evidence)
 		}
 	}
+
+	// No series yet: the doctor stops at Prometheus, and up --verify times out into the doctor.
+	doctorUntil("nothing written", brokenAt("prometheus", "remote writes received: 0"))
+	s.Config.GraphTimeout = time.Second
+	var out bytes.Buffer
+	err = (&Runner{Out: &out}).Run(ctx, Plan{VerifyGraph{Poll: 100 * time.Millisecond}}, s)
+	if e := reason.Of(err); e.Kind != reason.GraphEmpty || !strings.Contains(e.Msg, "broken at the prometheus") ||
+		!strings.Contains(out.String(), "the doctor says:") || !strings.Contains(out.String(), "Nothing has remote-written") {
+		t.Fatalf("up --verify without series = %v; output:\n%s\nwant the doctor's finding at the prometheus link", err, out.String())
+	}
+
+	now := time.Now()
+	promtest.MustWrite(t, prom.URL, promtest.Counter(graph.MetricRequests, map[string]string{"client": "frontend", "server": "cart"}, 1, now, time.Minute))
 
 	rep := doctorUntil("nothing broken", func(r *DoctorReport) bool { return r.OK })
 	var links []string

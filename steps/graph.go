@@ -55,6 +55,6 @@ func ReadGraph(ctx context.Context, s *Session, o graph.Options) (*graph.Graph, 
 // EmptyGraph is the error for a graph without edges.
 func EmptyGraph(g *graph.Graph) error {
 	return reason.New(reason.GraphEmpty,
-		"Spans become edges a few minutes after the demo starts, when the load generator sends traffic; try again in a minute, or with a longer --window.",
+		"Spans become edges a few minutes after the demo starts, when the load generator sends traffic; try again in a minute, or with a longer --window; if it stays empty, `svcgraph doctor` names the broken link.",
 		"the service graph has no edges over the last %s", g.Window)
 }

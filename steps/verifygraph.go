@@ -80,9 +80,7 @@ func (v VerifyGraph) Run(ctx context.Context, s *Session) error {
 				return reason.Wrap(reason.GraphEmpty, lastErr, "Check Prometheus with `svcgraph status`, then run `svcgraph graph`.",
 					"could not read the service graph from Prometheus within --graph-timeout %s", timeout)
 			}
-			return reason.New(reason.GraphEmpty,
-				"The demo is installed and forwarded; traces may still be on their way. Run `svcgraph graph` in a minute, or `up` again with a longer --graph-timeout.",
-				"the service graph has no edges after --graph-timeout %s", timeout)
+			return s.diagnoseEmptyGraph(ctx, timeout)
 		case <-tick.C:
 		}
 	}
@@ -113,4 +111,25 @@ func serverLabel(e graph.Edge) string {
 		return e.Server
 	}
 	return e.Server + " (" + e.ConnectionType + ")"
+}
+
+// diagnoseEmptyGraph runs the doctor when the graph stayed empty, shows its findings, and
+// returns the first broken link as the error, or a plain GRAPH_EMPTY when every link holds.
+func (s *Session) diagnoseEmptyGraph(ctx context.Context, timeout time.Duration) error {
+	empty := reason.New(reason.GraphEmpty,
+		"The demo is installed; traces may still be on their way. Run `svcgraph graph` in a minute, or `up` again with a longer --graph-timeout.",
+		"the service graph has no edges after --graph-timeout %s", timeout)
+	s.Progress("no edges in time; running the doctor")
+	rep, err := Doctor(ctx, s)
+	if err != nil {
+		s.Warn("the doctor could not look: " + err.Error())
+		return empty
+	}
+	var b strings.Builder
+	rep.WriteText(&b)
+	s.Info("The service graph has no edges after " + timeout.String() + "; the doctor says:\n" + strings.TrimRight(b.String(), "\n"))
+	if err := rep.Err(); err != nil {
+		return err
+	}
+	return empty
 }
