@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/graph"
 	"github.com/svcgraph/svcgraph/internal/chartrepo"
 	"github.com/svcgraph/svcgraph/internal/promtest"
@@ -98,6 +99,13 @@ func mapAt(m map[string]any, path ...string) map[string]any {
 // Tempo with a real Prometheus behind the Prometheus pod, and breaks each link on purpose.
 func TestDoctorOnALiveRelease(t *testing.T) {
 	cl := testcluster.Require(t)
+	pairs := chartmod.Supported()
+	for _, p := range []chartmod.Pair{pairs[0], pairs[len(pairs)-1]} { // the oldest and the newest pair
+		t.Run(p.Demo+"+"+p.Tempo, func(t *testing.T) { doctorOnALiveRelease(t, cl, p) })
+	}
+}
+
+func doctorOnALiveRelease(t *testing.T, cl *testcluster.Cluster, pair chartmod.Pair) {
 	prom := promtest.Start(t, promtest.Options{})
 	promOff := promtest.Start(t, promtest.Options{NoRemoteWrite: true})
 	srv := chartrepo.ServeFixtures(t)
@@ -117,6 +125,7 @@ func TestDoctorOnALiveRelease(t *testing.T) {
 	var log bytes.Buffer
 	s := &Session{Config: Config{
 		Namespace: ns, Release: release, Timeout: 5 * time.Minute,
+		DemoVersion: pair.Demo, TempoVersion: pair.Tempo,
 		DemoRepo: srv.RepoURL("open-telemetry"), TempoRepo: srv.RepoURL("grafana-community"),
 		CacheDir: t.TempDir(), Helm: testHelmSettings(t),
 	}, kube: k}
