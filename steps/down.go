@@ -6,6 +6,7 @@ import (
 
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
+	"github.com/svcgraph/svcgraph/kube"
 )
 
 // FindCluster learns whether the profile runs. `down` must succeed when there is nothing left
@@ -37,6 +38,16 @@ func (FindCluster) Run(ctx context.Context, s *Session) error {
 	return nil
 }
 
+// clusterForDown returns the cluster client, or nil when FindCluster found the profile not
+// running; the step then only says it skipped.
+func (s *Session) clusterForDown() (*kube.Client, error) {
+	if s.clusterAway != "" {
+		s.Result("skipped: " + s.clusterAway)
+		return nil, nil
+	}
+	return s.Kube()
+}
+
 // Uninstall removes the Helm release; an absent release is fine.
 type Uninstall struct{}
 
@@ -44,12 +55,8 @@ func (Uninstall) ID() string    { return "uninstall" }
 func (Uninstall) Title() string { return "Uninstalling the demo" }
 
 func (Uninstall) Run(ctx context.Context, s *Session) error {
-	if s.clusterAway != "" {
-		s.Result("skipped: " + s.clusterAway)
-		return nil
-	}
-	k, err := s.Kube()
-	if err != nil {
+	k, err := s.clusterForDown()
+	if k == nil || err != nil {
 		return err
 	}
 	rel, err := k.Release(s.Config.Release)
@@ -75,12 +82,8 @@ func (DeleteNamespace) ID() string    { return "namespace" }
 func (DeleteNamespace) Title() string { return "Deleting the namespace" }
 
 func (DeleteNamespace) Run(ctx context.Context, s *Session) error {
-	if s.clusterAway != "" {
-		s.Result("skipped: " + s.clusterAway)
-		return nil
-	}
-	k, err := s.Kube()
-	if err != nil {
+	k, err := s.clusterForDown()
+	if k == nil || err != nil {
 		return err
 	}
 	s.Progress("waiting for namespace " + s.Config.Namespace + " to be gone")
