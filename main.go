@@ -198,19 +198,37 @@ func config(c *cli.Context) (steps.Config, error) {
 		}
 		cfg.MemoryMB = mb
 	}
-	if !c.IsSet("cpus") && c.Command.Name != "up" {
-		cfg.CPUs, cfg.MemoryMB = 4, 8192 // not used outside up; keeps Validate simple
-		if cfg.Port == 0 {
-			cfg.Port = 8080 // commands without --port (forward has it, and must keep it)
-		}
-	}
 	var err error
 	if cfg.CacheDir, err = os.UserCacheDir(); err != nil {
 		return cfg, reason.Wrap(reason.Usage, err, "Set HOME (or XDG_CACHE_HOME) so svcgraph has a cache directory.", "no cache directory")
 	}
 	cfg.CacheDir = filepath.Join(cfg.CacheDir, "svcgraph")
 	cfg.StateDir = stateDir(cfg.CacheDir)
-	return cfg, cfg.Validate()
+	checks := []func() error{cfg.Validate}
+	if hasFlag(c.Command, "memory") {
+		checks = append(checks, cfg.ValidateSize)
+	}
+	if hasFlag(c.Command, "port") {
+		checks = append(checks, cfg.ValidatePort)
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// hasFlag says whether the command takes the flag, so only what it uses is validated.
+func hasFlag(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stateDir follows XDG_STATE_HOME where it is set, else keeps state beside the cache.

@@ -48,11 +48,23 @@ func TestBadInputIsAUsageError(t *testing.T) {
 		{"up", "--memory", "lots"},
 		{"up", "--output", "yaml"},
 		{"up", "--port", "70000"},
+		{"forward", "--port", "0"},
+		{"status", "--profile", ""},
 	} {
 		out, code := run(t, args...)
 		if code != 2 || !strings.Contains(out, "What to do:") {
 			t.Errorf("%v: exit %d, want 2 with advice\n%s", args, code, out)
 		}
+	}
+}
+
+// down takes no size flags and must not trip over them; without minikube it says how to get it.
+func TestDownWithoutMinikubeNamesTheInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	out, code := run(t, "down")
+	if code != 10 || !strings.Contains(out, "Install minikube: https://minikube.sigs.k8s.io/docs/start/") {
+		t.Errorf("exit %d, want 10 (PREFLIGHT_MISSING_BINARY) with the install hint\n%s", code, out)
 	}
 }
 

@@ -53,8 +53,8 @@ type Config struct {
 	PurgeCluster bool
 }
 
-// Validate refuses bad input before anything runs, so a typo never leaves a half-done change.
-func (c Config) Validate() error {
+// ValidateSize refuses a minikube size minikube would refuse, before anything runs (`up`).
+func (c Config) ValidateSize() error {
 	if c.CPUs < minikube.MinCPUs {
 		return reason.New(reason.Usage, fmt.Sprintf("Use --cpus %d or more (svcgraph's default is 4).", minikube.MinCPUs),
 			"--cpus %d is too few: minikube needs at least %d CPUs", c.CPUs, minikube.MinCPUs)
@@ -63,9 +63,20 @@ func (c Config) Validate() error {
 		return reason.New(reason.Usage, "Use --memory 8G (the default), or at least --memory "+minikube.FormatMemory(minikube.MinMemoryMB)+".",
 			"--memory %s is too little: minikube needs at least %d MB", minikube.FormatMemory(c.MemoryMB), minikube.MinMemoryMB)
 	}
+	return nil
+}
+
+// ValidatePort refuses a local port that cannot exist (commands that forward).
+func (c Config) ValidatePort() error {
 	if c.Port < 1 || c.Port > 65535 {
 		return reason.New(reason.Usage, "Pick a port between 1024 and 65535 with --port, e.g. --port 8080.", "--port %d is not a TCP port", c.Port)
 	}
+	return nil
+}
+
+// Validate refuses bad input every command shares before anything runs, so a typo never leaves
+// a half-done change.
+func (c Config) Validate() error {
 	if c.Profile == "" || c.Namespace == "" || c.Release == "" {
 		return reason.New(reason.Usage, "Leave --profile, --namespace and --release at their defaults or give them a name.", "--profile, --namespace and --release must not be empty")
 	}

@@ -19,7 +19,7 @@ func (FindCluster) Title() string { return "Finding the cluster" }
 func (FindCluster) Run(ctx context.Context, s *Session) error {
 	st, err := s.Minikube.Status(ctx, s.Config.Profile)
 	if err != nil {
-		return reason.Wrap(reason.MinikubeFailed, err, "", "could not read the state of minikube profile %q", s.Config.Profile)
+		return reason.Ensure(reason.MinikubeFailed, err, "", "could not read the state of minikube profile %q", s.Config.Profile)
 	}
 	if st.State != minikube.Running {
 		s.clusterAway = fmt.Sprintf("minikube profile %s is %s", s.Config.Profile, map[minikube.State]string{

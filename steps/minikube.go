@@ -20,7 +20,7 @@ func (StartMinikube) Run(ctx context.Context, s *Session) error {
 	mk := s.Minikube
 	st, err := mk.Status(ctx, c.Profile)
 	if err != nil {
-		return reason.Wrap(reason.MinikubeFailed, err, "", "could not read the state of minikube profile %q", c.Profile)
+		return reason.Ensure(reason.MinikubeFailed, err, "", "could not read the state of minikube profile %q", c.Profile)
 	}
 	size := fmt.Sprintf("%d CPUs, %s", c.CPUs, minikube.FormatMemory(c.MemoryMB))
 	start := minikube.StartOptions{Profile: c.Profile, CPUs: c.CPUs, MemoryMB: c.MemoryMB, Driver: c.Driver}
@@ -68,7 +68,7 @@ func checkProfileFits(ctx context.Context, s *Session) error {
 	c := s.Config
 	p, err := s.Minikube.Profile(ctx, c.Profile)
 	if err != nil {
-		return reason.Wrap(reason.MinikubeFailed, err, "", "could not read minikube profile %q", c.Profile)
+		return reason.Ensure(reason.MinikubeFailed, err, "", "could not read minikube profile %q", c.Profile)
 	}
 	if p == nil {
 		return nil // status knows it but the list does not: let `minikube start` sort it out

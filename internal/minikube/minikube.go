@@ -79,8 +79,16 @@ func (d Driver) bin() string {
 	return d.Binary
 }
 
+// InstallHint is where minikube comes from.
+const InstallHint = "Install minikube: https://minikube.sigs.k8s.io/docs/start/"
+
 func (d Driver) run(ctx context.Context, args ...string) (execx.Result, error) {
-	return d.Exec.Run(ctx, execx.Command(d.bin(), args...))
+	res, err := d.Exec.Run(ctx, execx.Command(d.bin(), args...))
+	var nf *execx.NotFoundError
+	if errors.As(err, &nf) {
+		return res, reason.Wrap(reason.MissingBinary, err, InstallHint, "minikube is not installed")
+	}
+	return res, err
 }
 
 // Status reports the profile's state. minikube encodes "not running" in status's exit code, so a
@@ -174,11 +182,7 @@ func classifyStart(o StartOptions, err error) error {
 	if err == nil {
 		return nil
 	}
-	var nf *execx.NotFoundError
-	if errors.As(err, &nf) {
-		return reason.Wrap(reason.MissingBinary, err, "Install minikube: https://minikube.sigs.k8s.io/docs/start/", "minikube is not installed")
-	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || reason.Of(err).Kind == reason.MissingBinary {
 		return err
 	}
 	driver := o.Driver
@@ -211,7 +215,7 @@ func (d Driver) Stop(ctx context.Context, profile string) error {
 	if err == nil || execx.ExitCode(err) == exitGuestNotFound {
 		return nil
 	}
-	return reason.Wrap(reason.MinikubeFailed, err, "", "minikube could not stop profile %q", profile)
+	return reason.Ensure(reason.MinikubeFailed, err, "", "minikube could not stop profile %q", profile)
 }
 
 // Delete deletes the profile and its kubeconfig context; an absent profile is already deleted.
@@ -220,11 +224,11 @@ func (d Driver) Delete(ctx context.Context, profile string) error {
 	if err == nil || execx.ExitCode(err) == exitGuestNotFound {
 		return nil
 	}
-	return reason.Wrap(reason.MinikubeFailed, err, "", "minikube could not delete profile %q", profile)
+	return reason.Ensure(reason.MinikubeFailed, err, "", "minikube could not delete profile %q", profile)
 }
 
 // Unpause resumes a paused profile.
 func (d Driver) Unpause(ctx context.Context, profile string) error {
 	_, err := d.run(ctx, "unpause", "-p", profile)
-	return reason.Wrap(reason.MinikubeFailed, err, "", "minikube could not unpause profile %q", profile)
+	return reason.Ensure(reason.MinikubeFailed, err, "", "minikube could not unpause profile %q", profile)
 }

@@ -89,6 +89,16 @@ func Wrap(k Kind, err error, advice string, format string, args ...any) error {
 	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...), Advice: advice, Err: err}
 }
 
+// Ensure is Wrap for errors that may already carry a kind: those keep theirs, since the
+// inner kind is the more precise (a missing binary, not "minikube failed").
+func Ensure(k Kind, err error, advice string, format string, args ...any) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return Wrap(k, err, advice, format, args...)
+}
+
 // Of classifies any error: a *Error anywhere in the chain gives its kind; a cancelled context
 // means the user interrupted; anything else is Internal.
 func Of(err error) *Error {
