@@ -31,6 +31,25 @@ func backend(t *testing.T, name string) *httptest.Server {
 
 func hostPort(s *httptest.Server) string { return s.Listener.Addr().String() }
 
+// forwardWeb makes Service "web" with one pod whose port 8080 reaches backend, waits until the
+// pod is Ready, and forwards the Service (closed at the end of the test).
+func forwardWeb(t *testing.T, ctx context.Context, cl *testcluster.Cluster, c *Client, ns, pod string, backend *httptest.Server) (*Forwarder, *eventLog) {
+	t.Helper()
+	mkService(t, cl, ns, "web", map[string]string{"app": "web"})
+	mkPod(t, cl, ns, pod, map[string]string{"app": "web"}, nil)
+	cl.ForwardPod(t, ns, pod, testcluster.Rule{PodPort: 8080, Target: hostPort(backend)})
+	if err := c.WaitPods(ctx, ns, WaitOptions{Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	events := newEventLog()
+	f, err := c.Forward(ctx, ForwardOptions{Namespace: ns, Service: "web", Port: 80, Events: events.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f, events
+}
+
 func mkService(t *testing.T, cl *testcluster.Cluster, ns, name string, selector map[string]string) {
 	t.Helper()
 	_, err := cl.Client.CoreV1().Services(ns).Create(context.Background(), &corev1.Service{
@@ -98,19 +117,7 @@ func TestForwardThroughPodReplacement(t *testing.T) {
 	ctx := testContext(t, 2*time.Minute)
 	a, b := backend(t, "A"), backend(t, "B")
 
-	mkService(t, cl, ns, "web", map[string]string{"app": "web"})
-	mkPod(t, cl, ns, "web-1", map[string]string{"app": "web"}, nil)
-	cl.ForwardPod(t, ns, "web-1", testcluster.Rule{PodPort: 8080, Target: hostPort(a)})
-	if err := c.WaitPods(ctx, ns, WaitOptions{Timeout: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
-
-	events := newEventLog()
-	f, err := c.Forward(ctx, ForwardOptions{Namespace: ns, Service: "web", Port: 80, Events: events.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f, events := forwardWeb(t, ctx, cl, c, ns, "web-1", a)
 	select {
 	case <-f.Ready():
 	default:
@@ -126,7 +133,7 @@ func TestForwardThroughPodReplacement(t *testing.T) {
 	// service named does not even exist.
 	_, port, _ := net.SplitHostPort(f.Addr())
 	p, _ := strconv.Atoi(port)
-	_, err = c.Forward(ctx, ForwardOptions{Namespace: ns, Service: "no-such-service", Port: 80, LocalPort: p})
+	_, err := c.Forward(ctx, ForwardOptions{Namespace: ns, Service: "no-such-service", Port: 80, LocalPort: p})
 	if e := reason.Of(err); e.Kind != reason.PortInUse || !strings.Contains(e.Msg, port) || !strings.Contains(e.Advise(), "--port") {
 		t.Fatalf("Forward on a busy port = %v, want %s naming port %s and --port", err, reason.PortInUse.ID, port)
 	}
@@ -189,18 +196,7 @@ func TestForwardReplaysARequestWhosePodDied(t *testing.T) {
 	ctx := testContext(t, 2*time.Minute)
 	b, other := backend(t, "B"), backend(t, "C")
 
-	mkService(t, cl, ns, "web", map[string]string{"app": "web"})
-	mkPod(t, cl, ns, "web-b", map[string]string{"app": "web"}, nil)
-	cl.ForwardPod(t, ns, "web-b", testcluster.Rule{PodPort: 8080, Target: hostPort(b)})
-	if err := c.WaitPods(ctx, ns, WaitOptions{Timeout: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
-	events := newEventLog()
-	f, err := c.Forward(ctx, ForwardOptions{Namespace: ns, Service: "web", Port: 80, Events: events.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f, events := forwardWeb(t, ctx, cl, c, ns, "web-b", b)
 	url := "http://" + f.Addr()
 	getUntil(t, ctx, url, "B")
 

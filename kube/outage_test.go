@@ -169,18 +169,7 @@ func TestForwardSurvivesAPIServerOutage(t *testing.T) {
 	}
 	ctx := testContext(t, 2*time.Minute)
 	a := backend(t, "A")
-	mkService(t, cl, ns, "web", map[string]string{"app": "web"})
-	mkPod(t, cl, ns, "web-1", map[string]string{"app": "web"}, nil)
-	cl.ForwardPod(t, ns, "web-1", testcluster.Rule{PodPort: 8080, Target: hostPort(a)})
-	if err := c.WaitPods(ctx, ns, WaitOptions{Timeout: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
-	events := newEventLog()
-	f, err := c.Forward(ctx, ForwardOptions{Namespace: ns, Service: "web", Port: 80, Events: events.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f, events := forwardWeb(t, ctx, cl, c, ns, "web-1", a)
 	url := "http://" + f.Addr()
 	getUntil(t, ctx, url, "A")
 
