@@ -12,6 +12,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -31,6 +32,7 @@ type Client struct {
 	opts   Options
 	config *rest.Config
 	cs     kubernetes.Interface
+	meta   metadata.Interface // metadata-only lists (Helm's storage Secrets without their payload)
 	helm   *action.Configuration
 }
 
@@ -61,6 +63,10 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, reason.Wrap(reason.Cluster, err, kubeconfigAdvice(o), "cannot build a Kubernetes client")
 	}
+	meta, err := metadata.NewForConfig(config)
+	if err != nil {
+		return nil, reason.Wrap(reason.Cluster, err, kubeconfigAdvice(o), "cannot build a Kubernetes client")
+	}
 	helmCfg := new(action.Configuration)
 	debug := o.Debug
 	if debug == nil {
@@ -69,7 +75,7 @@ func New(o Options) (*Client, error) {
 	if err := helmCfg.Init(flags, o.Namespace, "secret", debug); err != nil {
 		return nil, reason.Wrap(reason.Cluster, err, kubeconfigAdvice(o), "cannot set up the Helm client")
 	}
-	return &Client{opts: o, config: config, cs: cs, helm: helmCfg}, nil
+	return &Client{opts: o, config: config, cs: cs, meta: meta, helm: helmCfg}, nil
 }
 
 func kubeconfigAdvice(o Options) string {
