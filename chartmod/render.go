@@ -33,31 +33,32 @@ type Rendered struct {
 
 // Render installs p client-only (DryRun, ClientOnly, explicit KubeVersion: an SDK build would
 // otherwise assume Kubernetes v1.20, PATCHES.md §1.9) and parses every object. It touches no
-// cluster, and p stays as it was.
+// cluster, and p stays as it was. Helm's template engine is most of the time of a warm `up`, and
+// its output depends only on the patched chart and values (p.Hash), the release, namespace and
+// Kubernetes version, and this binary; so the manifest is kept in o.CacheDir under those, and an
+// unchanged chart is parsed from there. The parse and the checks still run on it every time.
 func Render(p *Patched, o Options) (*Rendered, error) {
 	o = o.withDefaults()
 	kube, err := chartutil.ParseKubeVersion(o.KubeVersion)
 	if err != nil {
 		return nil, reason.Wrap(reason.Usage, err, "Pass a Kubernetes version like v1.34.0.", "invalid Kubernetes version %q", o.KubeVersion)
 	}
-	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	inst.DryRun, inst.ClientOnly, inst.Replace = true, true, true
-	inst.ReleaseName, inst.Namespace = o.Release, o.Namespace
-	inst.KubeVersion = kube
-	// Helm's dependency processing rewrites the chart and values in place: render copies.
-	rel, err := inst.Run(p.ChartCopy(), deepCopy(p.Values).(map[string]any))
-	if err != nil {
-		return nil, reason.Wrap(reason.ChartCheck, err, "Check your -f/--set values; without them the patched chart renders.",
-			"the patched %s chart does not render", DemoChart)
+	r := &Rendered{Names: p.Names, Pair: p.Pair, spec: p.spec}
+	key := renderKey(p, o, kube)
+	hit := false
+	if manifest, ok := cachedRender(o.CacheDir, key); ok {
+		if objs, err := parseManifest(manifest); err == nil { // else render afresh
+			r.Manifest, r.Objects, hit = manifest, objs, true
+		}
 	}
-	var b strings.Builder
-	b.WriteString(rel.Manifest)
-	for _, h := range rel.Hooks {
-		fmt.Fprintf(&b, "\n---\n# Source: %s\n%s", h.Path, h.Manifest)
-	}
-	r := &Rendered{Manifest: b.String(), Names: p.Names, Pair: p.Pair, spec: p.spec}
-	if r.Objects, err = parseManifest(r.Manifest); err != nil {
-		return nil, err
+	if !hit {
+		if r.Manifest, err = helmRender(p, o, kube); err != nil {
+			return nil, err
+		}
+		if r.Objects, err = parseManifest(r.Manifest); err != nil {
+			return nil, err
+		}
+		keepRender(o.CacheDir, key, r.Manifest)
 	}
 	for _, d := range p.Chart.Metadata.Dependencies {
 		if d.Name == TempoChart {
@@ -68,6 +69,27 @@ func Render(p *Patched, o Options) (*Rendered, error) {
 		_, r.switchSet = tv["enabled"].(bool)
 	}
 	return r, nil
+}
+
+// helmRender is the client-only install itself: every object and hook, as `helm template`
+// prints them.
+func helmRender(p *Patched, o Options, kube *chartutil.KubeVersion) (string, error) {
+	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	inst.DryRun, inst.ClientOnly, inst.Replace = true, true, true
+	inst.ReleaseName, inst.Namespace = o.Release, o.Namespace
+	inst.KubeVersion = kube
+	// Helm's dependency processing rewrites the chart and values in place: render copies.
+	rel, err := inst.Run(p.ChartCopy(), deepCopy(p.Values).(map[string]any))
+	if err != nil {
+		return "", reason.Wrap(reason.ChartCheck, err, "Check your -f/--set values; without them the patched chart renders.",
+			"the patched %s chart does not render", DemoChart)
+	}
+	var b strings.Builder
+	b.WriteString(rel.Manifest)
+	for _, h := range rel.Hooks {
+		fmt.Fprintf(&b, "\n---\n# Source: %s\n%s", h.Path, h.Manifest)
+	}
+	return b.String(), nil
 }
 
 var (

@@ -1,0 +1,118 @@
+package chartmod
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The second render of an unchanged chart comes from the cache (a marker planted in the cached
+// manifest shows up), is parsed and checked like a fresh one, and anything a render depends on
+// (values, namespace, Kubernetes version) renders afresh.
+func TestRenderCache(t *testing.T) {
+	o, _ := fixtureOptions(t, "0.30.2", "1.9.4", "my-otel-demo")
+	p, fresh := prepare(t, o)
+	entries, err := filepath.Glob(filepath.Join(renderCacheDir(o.CacheDir), "*.yaml"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("after one render the cache holds %v (%v), want one manifest", entries, err)
+	}
+	again, err := Render(p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Manifest != fresh.Manifest || !reflect.DeepEqual(again.Objects, fresh.Objects) ||
+		again.condition != fresh.condition || again.switchSet != fresh.switchSet {
+		t.Fatal("a cached render differs from the fresh one")
+	}
+	if err := Check(again).Err(); err != nil {
+		t.Fatalf("checks on the cached render: %v", err)
+	}
+
+	const marker = "svcgraph-test-marker"
+	planted := fresh.Manifest + "\n---\n# Source: test/marker.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + marker + "\n"
+	if err := os.WriteFile(entries[0], []byte(planted), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hit, err := Render(p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hit.Find("ConfigMap", marker) == nil {
+		t.Fatal("an unchanged chart was rendered again instead of read from the cache")
+	}
+
+	for name, change := range map[string]func(*Options){
+		"values":             func(o *Options) { o.SetValues = []string{"grafana.adminPassword=other"} },
+		"namespace":          func(o *Options) { o.Namespace = "elsewhere" },
+		"Kubernetes version": func(o *Options) { o.KubeVersion = "v1.33.0" },
+	} {
+		other := o
+		change(&other)
+		q := p
+		if name == "values" {
+			var err error
+			if q, err = Patch(mustPull(t, other), other); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := Render(q, other)
+		if err != nil {
+			t.Fatalf("%s changed: %v", name, err)
+		}
+		if r.Find("ConfigMap", marker) != nil {
+			t.Errorf("%s changed, but the render came from the cache", name)
+		}
+	}
+
+	// A cached manifest that does not parse is rendered afresh, not trusted.
+	if err := os.WriteFile(entries[0], []byte("kind: [unclosed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Render(p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Manifest != fresh.Manifest {
+		t.Fatal("a broken cache entry was not replaced by a fresh render")
+	}
+	if data, _ := os.ReadFile(entries[0]); !strings.Contains(string(data), "kind: Deployment") {
+		t.Error("the broken cache entry was not rewritten")
+	}
+}
+
+func TestRenderCacheKeepsTheRecentlyUsed(t *testing.T) {
+	dir := t.TempDir()
+	// File times are coarse (a few ms): entries written in a row get explicit, distinct ones.
+	base := time.Now().Add(-time.Hour)
+	for i := range renderCacheKeep + 3 {
+		key := strings.Repeat(string(rune('a'+i)), 4)
+		keepRender(dir, key, "kind: ConfigMap\n")
+		used := base.Add(time.Duration(i) * time.Second)
+		if err := os.Chtimes(filepath.Join(renderCacheDir(dir), key+".yaml"), used, used); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := cachedRender(dir, "aaaa"); ok {
+		t.Error("the oldest entry survived beyond the limit")
+	}
+	last := strings.Repeat(string(rune('a'+renderCacheKeep+2)), 4)
+	if _, ok := cachedRender(dir, last); !ok {
+		t.Error("the newest entry is gone")
+	}
+	entries, _ := os.ReadDir(renderCacheDir(dir))
+	if len(entries) != renderCacheKeep {
+		t.Errorf("%d entries kept, want %d", len(entries), renderCacheKeep)
+	}
+}
+
+func mustPull(t *testing.T, o Options) *Pulled {
+	t.Helper()
+	p, err := Pull(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
