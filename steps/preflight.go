@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -74,13 +75,14 @@ func (Preflight) Title() string { return "Checking prerequisites" }
 func (Preflight) Run(ctx context.Context, s *Session) error {
 	var found, missing, old []string
 	var advice []string
-	for _, t := range tools {
-		if _, err := s.Exec.LookPath(t.name); err != nil {
+	versions := readVersions(ctx, s.Exec)
+	for i, t := range tools {
+		if versions[i].missing {
 			missing = append(missing, t.name)
 			advice = append(advice, fmt.Sprintf("install %s: %s", t.name, t.hint(s.GOOS)))
 			continue
 		}
-		v, err := t.read(ctx, s.Exec)
+		v, err := versions[i].v, versions[i].err
 		if err != nil {
 			return err
 		}
@@ -109,6 +111,28 @@ func (Preflight) Run(ctx context.Context, s *Session) error {
 	}
 	s.Result(strings.Join(found, ", "))
 	return nil
+}
+
+type toolVersion struct {
+	missing bool // not on PATH
+	v       *semver.Version
+	err     error
+}
+
+// readVersions asks every tool on PATH for its version at once: one after the other, the three
+// start-ups were 0.3 s of every `up`. The result is in the order of tools.
+func readVersions(ctx context.Context, x execx.Runner) []toolVersion {
+	out := make([]toolVersion, len(tools))
+	var wg sync.WaitGroup
+	for i, t := range tools {
+		if _, err := x.LookPath(t.name); err != nil {
+			out[i].missing = true
+			continue
+		}
+		wg.Go(func() { out[i].v, out[i].err = t.read(ctx, x) })
+	}
+	wg.Wait()
+	return out
 }
 
 func (t tool) hint(goos string) string {

@@ -2,10 +2,13 @@ package steps
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -103,5 +106,40 @@ func TestPreflightRefusesABusyPortBeforeAnythingElse(t *testing.T) {
 	s.Config.NoForward = true
 	if err := (Preflight{}).Run(context.Background(), s); err != nil {
 		t.Errorf("with --no-forward the port does not matter, got %v", err)
+	}
+}
+
+// barrier holds every command until n have started: a sequential caller never gets past the
+// first one, so the deadline is the failure, not a timing.
+type barrier struct {
+	*execx.Recorder
+	n       int
+	mu      sync.Mutex
+	started int
+	all     chan struct{}
+}
+
+func (b *barrier) Run(ctx context.Context, c execx.Cmd) (execx.Result, error) {
+	b.mu.Lock()
+	if b.started++; b.started == b.n {
+		close(b.all)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.all:
+	case <-time.After(10 * time.Second):
+		return execx.Result{ExitCode: -1}, fmt.Errorf("%s ran alone: the version checks are not concurrent", c)
+	}
+	return b.Recorder.Run(ctx, c)
+}
+
+func TestPreflightAsksTheVersionsAtOnce(t *testing.T) {
+	x := &barrier{Recorder: versions("v1.37.2", "v1.37.0", "v3.22.0"), n: 3, all: make(chan struct{})}
+	s, err := runPreflight(t, x, "linux", 24000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "kubectl v1.37.2, minikube v1.37.0, helm v3.22.0"; s.result != want {
+		t.Errorf("result %q, want %q", s.result, want)
 	}
 }
