@@ -164,24 +164,86 @@ func (w *world) waitNamespaceGone(t *testing.T, limit time.Duration) {
 	}
 }
 
+// benchReport collects the benchmark's tables and writes them (to $BENCH_OUT and the log) after
+// every section, so a run that fails half-way still leaves what it measured.
+type benchReport struct {
+	t        *testing.T
+	out      string
+	rows     []string // the timing table
+	ratios   []string
+	sections []string // further Markdown sections (forward, ready detection, stuck pod)
+	rss      series
+	loads    []string
+}
+
+func (r *benchReport) sampleLoad(when string) { r.loads = append(r.loads, when+": "+loadavg()) }
+
+func (r *benchReport) flush() {
+	var b strings.Builder
+	b.WriteString("| measurement | n | median s | min–max s | all runs s (in order) |\n|---|---|---|---|---|\n")
+	for _, row := range r.rows {
+		b.WriteString(row + "\n")
+	}
+	b.WriteString("\nRatios (median A / median B):\n\n")
+	for _, x := range r.ratios {
+		b.WriteString("- " + x + "\n")
+	}
+	var maxRSS int64
+	var all []string
+	for _, run := range r.rss.runs {
+		maxRSS = max(maxRSS, run.maxRSS)
+		all = append(all, strconv.FormatInt(run.maxRSS/1024, 10))
+	}
+	fmt.Fprintf(&b, "\nPeak RSS of `svcgraph up` (wait4 ru_maxrss): max %d MiB over %d runs (MiB: %s)\n", maxRSS/1024, len(r.rss.runs), strings.Join(all, ", "))
+	for _, sec := range r.sections {
+		b.WriteString("\n" + sec + "\n")
+	}
+	fmt.Fprintf(&b, "\nLoad average (1/5/15 min) samples: %s\n", strings.Join(r.loads, "; "))
+	r.t.Logf("benchmark so far:\n%s", b.String())
+	if r.out != "" {
+		if err := os.WriteFile(r.out, []byte(b.String()), 0o644); err != nil {
+			r.t.Errorf("writing %s: %v", r.out, err)
+		}
+	}
+}
+
+// benchUp is `up --no-forward` for the benchmark, plus --no-verify where the binary has it (the
+// service-graph check needs a Prometheus with traffic the loopback cluster does not have).
+func (w *world) benchUp(t *testing.T, extra ...string) []string {
+	t.Helper()
+	if hasNoVerify == nil {
+		help := w.run(t, time.Minute, "up", "--help")
+		has := strings.Contains(help.output(), "--no-verify")
+		hasNoVerify = &has
+	}
+	args := []string{"--no-forward"}
+	if *hasNoVerify {
+		args = append(args, "--no-verify")
+	}
+	return w.upArgs(append(args, extra...)...)
+}
+
+var hasNoVerify *bool // whether the svcgraph under test has up --no-verify
+
 func TestBench(t *testing.T) {
 	warmN := benchRounds(t, "BENCH_WARM_ROUNDS", 5)
 	coldN := benchRounds(t, "BENCH_COLD_ROUNDS", 5)
 	renderN := benchRounds(t, "BENCH_RENDER_ROUNDS", 5)
-	outPath := os.Getenv("BENCH_OUT")
+	forwardN := benchRounds(t, "BENCH_FORWARD_ROUNDS", 5)
+	readyN := benchRounds(t, "BENCH_READY_ROUNDS", 5)
+	stuckN := benchRounds(t, "BENCH_STUCK_ROUNDS", 5)
 
 	w := newWorld(t, "bench")
 	t.Cleanup(func() { w.teardown(t) })
 	const limit = 15 * time.Minute
+	rep := &benchReport{t: t, out: os.Getenv("BENCH_OUT")}
+	rep.sampleLoad("start")
 
-	var loads []string
-	sampleLoad := func(when string) { loads = append(loads, when+": "+loadavg()) }
-	sampleLoad("start")
-
-	up := w.upArgs("--no-forward")
+	up := w.benchUp(t)
 	// The first install: not timed as a round, it fills the chart cache and creates the profile.
 	first := w.timed(t, limit, "svcgraph", up...)
 	t.Logf("first svcgraph up (empty caches): %s", first.took)
+	rep.rss.add(first)
 
 	// The same patched chart svcgraph installs, built by chartmod from the same repositories in a
 	// scratch Helm home (the release's stored chart lacks its subcharts), and the release's values.
@@ -238,55 +300,21 @@ func TestBench(t *testing.T) {
 		return benchRun{took: a.took + b.took}
 	}
 
-	var report strings.Builder
-	fmt.Fprintf(&report, "| measurement | n | median s | min–max s | all runs s (in order) |\n|---|---|---|---|---|\n")
-	var rows []string
-	var ratios []string
-	var rss series
-	rss.add(first)
-	flush := func() {
-		var b strings.Builder
-		b.WriteString(report.String())
-		for _, r := range rows {
-			b.WriteString(r + "\n")
-		}
-		b.WriteString("\nRatios (median A / median B):\n\n")
-		for _, r := range ratios {
-			b.WriteString("- " + r + "\n")
-		}
-		var maxRSS int64
-		var all []string
-		for _, r := range rss.runs {
-			if r.maxRSS > maxRSS {
-				maxRSS = r.maxRSS
-			}
-			all = append(all, strconv.FormatInt(r.maxRSS/1024, 10))
-		}
-		fmt.Fprintf(&b, "\nPeak RSS of `svcgraph up` (wait4 ru_maxrss): max %d MiB over %d runs (MiB: %s)\n", maxRSS/1024, len(rss.runs), strings.Join(all, ", "))
-		fmt.Fprintf(&b, "\nLoad average (1/5/15 min) samples: %s\n", strings.Join(loads, "; "))
-		t.Logf("benchmark so far:\n%s", b.String())
-		if outPath != "" {
-			if err := os.WriteFile(outPath, []byte(b.String()), 0o644); err != nil {
-				t.Errorf("writing %s: %v", outPath, err)
-			}
-		}
-	}
-
-	// 1. Warm re-run, everything ready: same release and namespace for both tools, alternating.
+	// 2. Warm re-run, everything ready: same release and namespace for both tools, alternating.
 	warmA := &series{name: "warm: svcgraph up --no-forward"}
 	warmB := &series{name: "warm: helm upgrade --install --wait + kubectl wait"}
 	for i := 0; i < warmN; i++ {
 		r := w.timed(t, limit, "svcgraph", up...)
 		warmA.add(r)
-		rss.add(r)
+		rep.rss.add(r)
 		warmB.add(helmThenWait(helmArgs("upgrade", "--install")))
 	}
-	sampleLoad("after warm")
-	rows = append(rows, warmA.row(), warmB.row())
-	ratios = append(ratios, "warm svcgraph / helm+kubectl: "+ratio(warmA, warmB))
-	flush()
+	rep.sampleLoad("after warm")
+	rep.rows = append(rep.rows, warmA.row(), warmB.row())
+	rep.ratios = append(rep.ratios, "warm svcgraph / helm+kubectl: "+ratio(warmA, warmB))
+	rep.flush()
 
-	// 3a. render with a warm chart cache (its own process, manifests to a file).
+	// 6. render with a warm chart cache (its own process, manifests to a file).
 	renderS := &series{name: "svcgraph render (cached charts) > file"}
 	renderOut := filepath.Join(w.dir, "rendered.yaml")
 	for i := 0; i < renderN; i++ {
@@ -307,11 +335,29 @@ func TestBench(t *testing.T) {
 		}
 		renderS.add(benchRun{took: took})
 	}
-	sampleLoad("after render")
-	rows = append(rows, renderS.row())
-	flush()
+	rep.sampleLoad("after render")
+	rep.rows = append(rep.rows, renderS.row())
+	rep.flush()
 
-	// 2. Cold install until every pod is Ready; down (uninstall + namespace delete) between
+	// 5. Port-forward: throughput, latency, reconnect (bench_forward_test.go).
+	if forwardN > 0 {
+		w.benchForward(t, rep, forwardN)
+		rep.sampleLoad("after forward")
+		rep.flush()
+	}
+	// 3. and 4. Ready detection and a stuck pod (bench_wait_test.go).
+	if readyN > 0 {
+		w.benchReady(t, rep, readyN, up, chartFile, valuesFile)
+		rep.sampleLoad("after ready detection")
+		rep.flush()
+	}
+	if stuckN > 0 {
+		w.benchStuck(t, rep, stuckN, chartFile, valuesFile)
+		rep.sampleLoad("after stuck pod")
+		rep.flush()
+	}
+
+	// 1. Cold install until every pod is Ready; down (uninstall + namespace delete) between
 	// rounds, not timed. svcgraph down removes a helm-installed release of the same name too.
 	down := func() {
 		r := w.run(t, limit, append([]string{"down"}, w.names()...)...)
@@ -327,18 +373,18 @@ func TestBench(t *testing.T) {
 		down()
 		r := w.timed(t, limit, "svcgraph", up...)
 		coldA.add(r)
-		rss.add(r)
+		rep.rss.add(r)
 		down()
 		h := w.timed(t, limit, "helm", append(helmArgs("install"), "--create-namespace")...)
 		k := w.timed(t, limit, "kubectl", kubectlWait...)
 		coldB.add(benchRun{took: h.took + k.took})
 		coldHelmOnly.add(h)
 	}
-	sampleLoad("after cold")
+	rep.sampleLoad("after cold")
 	if coldN > 0 {
-		rows = append(rows, coldA.row(), coldB.row(), coldHelmOnly.row())
-		ratios = append(ratios, "cold svcgraph / (helm install --wait + kubectl wait): "+ratio(coldA, coldB),
+		rep.rows = append(rep.rows, coldA.row(), coldB.row(), coldHelmOnly.row())
+		rep.ratios = append(rep.ratios, "cold svcgraph / (helm install --wait + kubectl wait): "+ratio(coldA, coldB),
 			"cold svcgraph / helm install --wait alone: "+ratio(coldA, coldHelmOnly))
 	}
-	flush()
+	rep.flush()
 }
