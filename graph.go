@@ -17,7 +17,7 @@ import (
 // graphCommand is `svcgraph graph`: the service graph read from the demo's Prometheus.
 func graphCommand() *cli.Command {
 	var flags []cli.Flag
-	for _, f := range globalFlags {
+	for _, f := range globalFlags() {
 		if f.Names()[0] != "output" { // graph's --output has more formats
 			flags = append(flags, f)
 		}
@@ -75,7 +75,7 @@ func doctorCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "doctor",
 		Usage:  "check the service-graph pipeline on the live cluster (collector → Tempo → Prometheus → Grafana) and name the first broken link",
-		Flags:  globalFlags,
+		Flags:  globalFlags(),
 		Action: doctorAction,
 	}
 }

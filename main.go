@@ -35,41 +35,54 @@ func env(flag string) []string {
 	return []string{"SVCGRAPH_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 }
 
-// Flags every command takes after its name, as kubectl and helm users type them.
-var globalFlags = []cli.Flag{
-	&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)", EnvVars: env("kubeconfig")},
-	&cli.StringFlag{Name: "profile", Value: "svcgraph", Usage: "minikube profile, and the kubeconfig context it writes (your own minikube profile is left alone)", EnvVars: env("profile")},
-	&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "otel-demo", Usage: "namespace to install into", EnvVars: env("namespace")},
-	&cli.StringFlag{Name: "release", Value: "my-otel-demo", Usage: "Helm release name", EnvVars: env("release")},
-	&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the commands svcgraph runs and more detail", EnvVars: env("verbose")},
-	&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json (one event per line)", EnvVars: env("output")},
+// The flag lists are functions: urfave/cli writes defaults from the environment into a flag's
+// struct, so each app gets fresh ones (tests run many apps in one process).
+
+// globalFlags are the flags every command takes after its name, as kubectl and helm users type them.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)", EnvVars: env("kubeconfig")},
+		&cli.StringFlag{Name: "profile", Value: "svcgraph", Usage: "minikube profile, and the kubeconfig context it writes (your own minikube profile is left alone)", EnvVars: env("profile")},
+		&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "otel-demo", Usage: "namespace to install into", EnvVars: env("namespace")},
+		&cli.StringFlag{Name: "release", Value: "my-otel-demo", Usage: "Helm release name", EnvVars: env("release")},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the commands svcgraph runs and more detail", EnvVars: env("verbose")},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json (one event per line)", EnvVars: env("output")},
+	}
 }
 
-// Flags that choose and change the charts: `up` and `render` take them.
-var chartFlags = []cli.Flag{
-	&cli.StringFlag{Name: "demo-version", Usage: "opentelemetry-demo chart version (default: the tested pair with tempo-version)", EnvVars: env("demo-version")},
-	&cli.StringFlag{Name: "tempo-version", Usage: "tempo-distributed chart version", EnvVars: env("tempo-version")},
-	&cli.StringFlag{Name: "demo-repo", Usage: "Helm repository URL of opentelemetry-demo (default: the OpenTelemetry repository)", EnvVars: env("demo-repo")},
-	&cli.StringFlag{Name: "tempo-repo", Usage: "Helm repository URL of tempo-distributed (default: the grafana-community repository)", EnvVars: env("tempo-repo")},
-	&cli.StringSliceFlag{Name: "values", Aliases: []string{"f"}, Usage: "values file applied on top of the patched chart, as with helm (repeatable)", EnvVars: env("values")},
-	&cli.StringSliceFlag{Name: "set", Usage: "set a value on top of the patched chart, key=value as with helm (repeatable)", EnvVars: env("set")},
+// chartFlags choose and change the charts: `up` and `render` take them.
+func chartFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "demo-version", Usage: "opentelemetry-demo chart version (default: the tested pair with tempo-version)", EnvVars: env("demo-version")},
+		&cli.StringFlag{Name: "tempo-version", Usage: "tempo-distributed chart version", EnvVars: env("tempo-version")},
+		&cli.StringFlag{Name: "demo-repo", Usage: "Helm repository URL of opentelemetry-demo (default: the OpenTelemetry repository)", EnvVars: env("demo-repo")},
+		&cli.StringFlag{Name: "tempo-repo", Usage: "Helm repository URL of tempo-distributed (default: the grafana-community repository)", EnvVars: env("tempo-repo")},
+		&cli.StringSliceFlag{Name: "values", Aliases: []string{"f"}, Usage: "values file applied on top of the patched chart, as with helm (repeatable)", EnvVars: env("values")},
+		&cli.StringSliceFlag{Name: "set", Usage: "set a value on top of the patched chart, key=value as with helm (repeatable)", EnvVars: env("set")},
+	}
 }
 
-var forwardFlags = []cli.Flag{
-	&cli.IntFlag{Name: "port", Value: 8080, Usage: "local port for the frontend proxy (webstore, Grafana, Jaeger)", EnvVars: env("port")},
-	&cli.StringFlag{Name: "address", Value: "127.0.0.1", Usage: "local address to listen on; anything but loopback exposes the demo to your network", EnvVars: env("address")},
+func forwardFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "port", Value: 8080, Usage: "local port for the frontend proxy (webstore, Grafana, Jaeger)", EnvVars: env("port")},
+		&cli.StringFlag{Name: "address", Value: "127.0.0.1", Usage: "local address to listen on; anything but loopback exposes the demo to your network", EnvVars: env("address")},
+	}
 }
 
-var upFlags = concat(chartFlags, forwardFlags, []cli.Flag{
-	&cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPUs for the minikube profile", EnvVars: env("cpus")},
-	&cli.StringFlag{Name: "memory", Value: "8G", Usage: "memory for the minikube profile, as minikube takes it (8G, 8192mb, 8192)", EnvVars: env("memory")},
-	&cli.StringFlag{Name: "driver", Usage: "minikube driver (default: minikube's choice)", EnvVars: env("driver")},
-	&cli.DurationFlag{Name: "timeout", Value: 15 * time.Minute, Usage: "how long to wait for the install and for every pod to be ready", EnvVars: env("timeout")},
-	&cli.BoolFlag{Name: "detach", Usage: "forward in the background and return; svcgraph down stops the forwarder", EnvVars: env("detach")},
-	&cli.BoolFlag{Name: "no-forward", Usage: "do not port-forward the frontend proxy", EnvVars: env("no-forward")},
-	&cli.BoolFlag{Name: "verify", Usage: "at the end, wait until Tempo's service graph has edges and show the busiest", EnvVars: env("verify")},
-	&cli.DurationFlag{Name: "graph-timeout", Value: steps.DefaultGraphTimeout, Usage: "how long --verify waits for the service graph", EnvVars: env("graph-timeout")},
-})
+func upFlags() []cli.Flag {
+	return concat(chartFlags(), forwardFlags(), []cli.Flag{
+		&cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPUs for the minikube profile", EnvVars: env("cpus")},
+		&cli.StringFlag{Name: "memory", Value: "8G", Usage: "memory for the minikube profile, as minikube takes it (8G, 8192mb, 8192)", EnvVars: env("memory")},
+		&cli.StringFlag{Name: "driver", Usage: "minikube driver (default: minikube's choice)", EnvVars: env("driver")},
+		&cli.DurationFlag{Name: "timeout", Value: 15 * time.Minute, Usage: "how long to wait for the install and for every pod to be ready", EnvVars: env("timeout")},
+		&cli.BoolFlag{Name: "detach", Usage: "forward in the background and return; svcgraph down stops the forwarder", EnvVars: env("detach")},
+		&cli.BoolFlag{Name: "no-forward", Usage: "do not port-forward the frontend proxy", EnvVars: env("no-forward")},
+		&cli.BoolFlag{Name: "no-verify", Usage: "skip the last step, which waits until Tempo's service graph has edges and shows the busiest", EnvVars: env("no-verify")},
+		&cli.DurationFlag{Name: "graph-timeout", Value: steps.DefaultGraphTimeout, Usage: "how long up waits for the service graph before it runs the doctor", EnvVars: env("graph-timeout")},
+		// --verify was the opt-in before the check became the default; kept so old scripts still run.
+		&cli.BoolFlag{Name: "verify", Hidden: true, Usage: "no effect: up verifies the service graph unless --no-verify"},
+	})
+}
 
 func concat(lists ...[]cli.Flag) []cli.Flag {
 	var out []cli.Flag
@@ -93,13 +106,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			{
 				Name:   "up",
 				Usage:  "start minikube, install the demo with Tempo, wait for it and forward the frontend to localhost",
-				Flags:  concat(globalFlags, upFlags),
+				Flags:  concat(globalFlags(), upFlags()),
 				Action: up,
 			},
 			{
 				Name:  "down",
 				Usage: "uninstall the demo and delete its namespace (--stop / --purge also stop / delete the minikube profile)",
-				Flags: concat(globalFlags, []cli.Flag{
+				Flags: concat(globalFlags(), []cli.Flag{
 					&cli.BoolFlag{Name: "stop", Usage: "also stop the minikube profile", EnvVars: env("stop")},
 					&cli.BoolFlag{Name: "purge", Usage: "also delete the minikube profile", EnvVars: env("purge")},
 				}),
@@ -111,13 +124,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			{
 				Name:   "status",
 				Usage:  "show the minikube profile, the release, pod readiness and the background forwarder",
-				Flags:  globalFlags,
+				Flags:  globalFlags(),
 				Action: status,
 			},
 			{
 				Name:  "render",
 				Usage: "print the patched manifests (or only the check report) without touching any cluster",
-				Flags: concat(globalFlags, chartFlags, []cli.Flag{
+				Flags: concat(globalFlags(), chartFlags(), []cli.Flag{
 					&cli.BoolFlag{Name: "check-only", Usage: "print only the render checks, not the manifests"},
 				}),
 				Action: render,
@@ -125,7 +138,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			{
 				Name:  "forward",
 				Usage: "forward the frontend proxy to localhost, reconnecting when its pod is replaced (until Ctrl-C)",
-				Flags: concat(globalFlags, forwardFlags, []cli.Flag{
+				Flags: concat(globalFlags(), forwardFlags(), []cli.Flag{
 					&cli.BoolFlag{Name: "background", Hidden: true, Usage: "run as up --detach's forwarder: one ready line on stdout, the rest on stderr"},
 				}),
 				Action: forward,
@@ -182,7 +195,7 @@ func config(c *cli.Context) (steps.Config, error) {
 		Port:         c.Int("port"),
 		Detach:       c.Bool("detach"),
 		NoForward:    c.Bool("no-forward"),
-		VerifyGraph:  c.Bool("verify"),
+		NoVerify:     c.Bool("no-verify"),
 		GraphTimeout: c.Duration("graph-timeout"),
 		StopCluster:  c.Bool("stop"),
 		PurgeCluster: c.Bool("purge"),

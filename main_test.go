@@ -72,9 +72,23 @@ func TestUpHelpListsTheFlags(t *testing.T) {
 	out, _ := run(t, "up", "--help")
 	for _, f := range []string{"--kubeconfig", "--profile", "--namespace", "--release", "--verbose", "--output",
 		"--cpus", "--memory", "--driver", "--port", "--address", "--demo-version", "--tempo-version",
-		"--demo-repo", "--tempo-repo", "--values", "--set", "--timeout", "--detach", "--no-forward"} {
+		"--demo-repo", "--tempo-repo", "--values", "--set", "--timeout", "--detach", "--no-forward",
+		"--no-verify", "--graph-timeout"} {
 		if !strings.Contains(out, f) {
 			t.Errorf("up --help lacks %s", f)
 		}
+	}
+	if strings.Contains(out, "--verify ") {
+		t.Errorf("up --help shows the hidden --verify:\n%s", out)
+	}
+}
+
+// --verify was the opt-in before verifying became the default; old scripts must still get past
+// the command line (here to preflight, which finds nothing installed).
+func TestUpStillTakesVerify(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	if out, code := run(t, "up", "--verify"); code != 10 {
+		t.Errorf("up --verify: exit %d, want 10 (preflight), not a usage error\n%s", code, out)
 	}
 }

@@ -45,7 +45,7 @@ type Config struct {
 	NoForward bool
 
 	// verify-graph
-	VerifyGraph  bool          // wait for the service graph at the end of up
+	NoVerify     bool          // skip waiting for the service graph at the end of up
 	GraphTimeout time.Duration // how long; 0 means DefaultGraphTimeout
 
 	// down

@@ -6,7 +6,7 @@ func UpPlan(c Config) Plan {
 	if !c.NoForward {
 		p = append(p, Forward{})
 	}
-	if c.VerifyGraph {
+	if !c.NoVerify {
 		p = append(p, VerifyGraph{})
 	}
 	return p

@@ -11,7 +11,7 @@ import (
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
-// VerifyGraph is the last step of `up --verify`: it waits, up to --graph-timeout, until Tempo's
+// VerifyGraph is the last step of `up` (unless --no-verify): it waits, up to --graph-timeout, until Tempo's
 // service graph in Prometheus has an edge, and shows the busiest ones and where to see them.
 type VerifyGraph struct {
 	// Poll is the time between reads; 0 means 5 s. Tempo remote-writes every 15 s by default.

@@ -132,15 +132,19 @@ func TestVerifyGraphTimesOutWithoutEdges(t *testing.T) {
 	}
 }
 
-func TestUpPlanVerifiesOnlyWhenAsked(t *testing.T) {
+func TestUpPlanVerifiesUnlessTold(t *testing.T) {
 	last := func(p Plan) string { return p[len(p)-1].ID() }
-	if got := last(UpPlan(Config{})); got == "verify-graph" {
-		t.Errorf("up verifies the graph by default")
+	if got := last(UpPlan(Config{})); got != "verify-graph" {
+		t.Errorf("up ends with %s, want verify-graph", got)
 	}
-	if got := last(UpPlan(Config{VerifyGraph: true})); got != "verify-graph" {
-		t.Errorf("up --verify ends with %s, want verify-graph", got)
+	if got := last(UpPlan(Config{NoForward: true})); got != "verify-graph" {
+		t.Errorf("up --no-forward ends with %s, want verify-graph", got)
 	}
-	if got := last(UpPlan(Config{VerifyGraph: true, NoForward: true})); got != "verify-graph" {
-		t.Errorf("up --verify --no-forward ends with %s, want verify-graph", got)
+	for _, c := range []Config{{NoVerify: true}, {NoVerify: true, NoForward: true}} {
+		for _, st := range UpPlan(c) {
+			if st.ID() == "verify-graph" {
+				t.Errorf("up with %+v still verifies the graph", c)
+			}
+		}
 	}
 }
