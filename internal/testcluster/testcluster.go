@@ -27,6 +27,22 @@ import (
 // kubeconfig.
 const EnvKubeconfig = "SVCGRAPH_TEST_KUBECONFIG"
 
+// The pod label and annotation that make the cluster's kwok stages treat a pod differently (the
+// stages are in harness/stages.yaml):
+//
+//	labels:      {svcgraph.test/fault: ImagePullBackOff}            Pending, containers waiting ImagePullBackOff
+//	labels:      {svcgraph.test/fault: CrashLoopBackOff-OOMKilled}  Running, containers waiting CrashLoopBackOff,
+//	                                                                 last run OOMKilled (exit 137), restartCount 1
+//	annotations: {svcgraph.test/ready-delay: 3s}                     Ready 3s after kwok first sees the pod bound
+//
+// A pod with the fault label never becomes Ready; each fault stage also records a Warning event.
+const (
+	FaultLabel              = harness.FaultLabel
+	FaultImagePullBackOff   = harness.FaultImagePullBackOff
+	FaultCrashLoopOOMKilled = harness.FaultCrashLoopOOMKilled
+	ReadyDelayAnnotation    = harness.ReadyDelayAnnotation
+)
+
 // Cluster is a running loopback cluster.
 type Cluster struct {
 	// Kubeconfig is the harness's admin kubeconfig. Never modify it: tests that need a
@@ -275,6 +291,88 @@ func (c *Cluster) StartAPIServer(t testing.TB) {
 		case <-ctx.Done():
 			t.Fatalf("API server not ready a minute after restart: %v\n%s", err,
 				harness.TailFile(c.Layout.Log("kube-apiserver"), 30))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// PodLogs makes the pod's container log (what `kubectl logs` and client-go's GetLogs return,
+// with or without --previous) the lines of logFile, a plain text file. It writes them in the CRI
+// log format kwok reads into the test's temp dir and points a namespaced kwok Logs named after the
+// pod at that copy; container "" covers every container no other call names. Calls for several
+// containers of one pod add up. The Logs object is deleted when the test ends. When the pod
+// already runs on the node, PodLogs returns once the API server serves the first line (kwok picks
+// up Logs through a watch); for a pod created later, its logs are there by the time it runs.
+func (c *Cluster) PodLogs(t testing.TB, namespace, pod, container, logFile string) {
+	t.Helper()
+	plain, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatalf("pod logs for %s/%s: %v", namespace, pod, err)
+	}
+	cri := filepath.Join(t.TempDir(), "pod-log-"+pod+"-"+orAll(container)+".log")
+	if err := os.WriteFile(cri, harness.CRILog(plain, time.Now()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res := c.Dynamic.Resource(harness.LogsGVR).Namespace(namespace)
+	obj, err := res.Get(ctx, pod, metav1.GetOptions{})
+	created := apierrors.IsNotFound(err)
+	switch {
+	case created:
+		obj = harness.LogsObject(namespace, pod)
+	case err != nil:
+		t.Fatalf("kwok Logs %s/%s: %v", namespace, pod, err)
+	}
+	if err := harness.SetContainerLog(obj, container, cri); err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		_, err = res.Create(ctx, obj, metav1.CreateOptions{})
+		t.Cleanup(func() {
+			err := res.Delete(context.Background(), pod, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("delete kwok Logs %s/%s: %v", namespace, pod, err)
+			}
+		})
+	} else {
+		_, err = res.Update(ctx, obj, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		t.Fatalf("kwok Logs %s/%s: %v", namespace, pod, err)
+	}
+	c.waitLogsServed(t, namespace, pod, container, plain)
+}
+
+func orAll(container string) string {
+	if container == "" {
+		return "all"
+	}
+	return container
+}
+
+// waitLogsServed polls the pod's log until it starts with the file's first line, when the pod is
+// bound to the node (before that there is no kubelet to ask).
+func (c *Cluster) waitLogsServed(t testing.TB, namespace, pod, container string, plain []byte) {
+	t.Helper()
+	first, _, _ := strings.Cut(string(plain), "\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	p, err := c.Client.CoreV1().Pods(namespace).Get(ctx, pod, metav1.GetOptions{})
+	if err != nil || p.Spec.NodeName == "" || first == "" {
+		return
+	}
+	if container == "" && len(p.Spec.Containers) > 0 {
+		container = p.Spec.Containers[0].Name
+	}
+	var got []byte
+	for {
+		got, err = c.Client.CoreV1().Pods(namespace).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
+		if err == nil && strings.HasPrefix(string(got), first) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("kwok did not serve the logs of %s/%s container %s within 15s: err=%v, got %q", namespace, pod, container, err, got)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

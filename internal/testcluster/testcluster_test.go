@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -222,5 +224,86 @@ func TestAPIServerRestart(t *testing.T) {
 	out, err := exec.Command("pgrep", "-f", dir).Output()
 	if len(out) > 0 || err == nil {
 		t.Errorf("processes left after the private cluster stopped:\n%s", out)
+	}
+}
+
+// TestFaultStages checks the contract of the harness's own kwok stages: each fault label puts a
+// pod in the stated status, the ready-delay annotation holds readiness back, and PodLogs makes a
+// container's log what GetLogs returns.
+func TestFaultStages(t *testing.T) {
+	c := testcluster.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := c.Namespace(t, "faults")
+	pod := func(name string, labels, annotations map[string]string) *corev1.Pod {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: annotations},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{
+				Name: "app", Image: "registry.example/app:1",
+				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}},
+			}}},
+		}
+		created, err := c.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return created
+	}
+	pods := listWatch(c.Client.CoreV1().Pods(ns))
+	named := func(name string, cond func(*corev1.Pod) bool) func(runtime.Object) bool {
+		return func(o runtime.Object) bool { p := o.(*corev1.Pod); return p.Name == name && cond(p) }
+	}
+	waiting := func(reason string) func(*corev1.Pod) bool {
+		return func(p *corev1.Pod) bool {
+			return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
+				p.Status.ContainerStatuses[0].State.Waiting.Reason == reason
+		}
+	}
+	isReady := func(p *corev1.Pod) *corev1.PodCondition {
+		for i, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				return &p.Status.Conditions[i]
+			}
+		}
+		return nil
+	}
+
+	pod("pull", map[string]string{testcluster.FaultLabel: testcluster.FaultImagePullBackOff}, nil)
+	pod("oom", map[string]string{testcluster.FaultLabel: testcluster.FaultCrashLoopOOMKilled}, nil)
+	slow := pod("slow", nil, map[string]string{testcluster.ReadyDelayAnnotation: "2s"})
+
+	pull := until(ctx, t, "pod pull in ImagePullBackOff", &corev1.Pod{}, pods, named("pull", waiting("ImagePullBackOff"))).(*corev1.Pod)
+	if cs := pull.Status.ContainerStatuses[0]; pull.Status.Phase != corev1.PodPending || cs.Ready || isReady(pull) != nil ||
+		!strings.Contains(cs.State.Waiting.Message, `Back-off pulling image "registry.example/app:1"`) {
+		t.Errorf("pod pull: phase %s, container %+v; want Pending, not ready, a kubelet's back-off message", pull.Status.Phase, cs)
+	}
+
+	oom := until(ctx, t, "pod oom in CrashLoopBackOff", &corev1.Pod{}, pods, named("oom", waiting("CrashLoopBackOff"))).(*corev1.Pod)
+	cs := oom.Status.ContainerStatuses[0]
+	if last := cs.LastTerminationState.Terminated; last == nil || last.Reason != "OOMKilled" || last.ExitCode != 137 ||
+		cs.RestartCount < 1 || cs.Ready || isReady(oom) != nil || oom.Status.Phase != corev1.PodRunning {
+		t.Errorf("pod oom: phase %s, container %+v; want Running, last run OOMKilled exit 137, restarted, not ready", oom.Status.Phase, cs)
+	}
+	until(ctx, t, "a Warning BackOff event for pod oom", &corev1.Event{}, listWatch(c.Client.CoreV1().Events(ns)), func(o runtime.Object) bool {
+		e := o.(*corev1.Event)
+		return e.InvolvedObject.Name == "oom" && e.Type == corev1.EventTypeWarning && e.Reason == "BackOff"
+	})
+
+	ready := until(ctx, t, "pod slow to be Ready", &corev1.Pod{}, pods, named("slow", func(p *corev1.Pod) bool { return isReady(p) != nil })).(*corev1.Pod)
+	// Both times are whole seconds, truncated: a real gap of ≥2s stays ≥2s.
+	if gap := isReady(ready).LastTransitionTime.Sub(slow.CreationTimestamp.Time); gap < 2*time.Second {
+		t.Errorf("pod slow became Ready %s after creation, want ≥2s (its ready-delay)", gap)
+	}
+
+	logFile := filepath.Join(t.TempDir(), "app.log")
+	if err := os.WriteFile(logFile, []byte("starting\nallocating 512Mi\nkilled\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.PodLogs(t, ns, "oom", "app", logFile)
+	for _, opts := range []*corev1.PodLogOptions{{Container: "app", Previous: true, TailLines: ptr.To[int64](2)}, {Container: "app", TailLines: ptr.To[int64](2)}} {
+		got, err := c.Client.CoreV1().Pods(ns).GetLogs("oom", opts).DoRaw(ctx)
+		if err != nil || string(got) != "allocating 512Mi\nkilled\n" {
+			t.Errorf("GetLogs(previous=%v, tail 2) = %q, %v; want the file's last two lines", opts.Previous, got, err)
+		}
 	}
 }

@@ -26,12 +26,11 @@ import (
 const kwokNodeAnnotation = "kwok.x-k8s.io/node"
 
 // kwokStages are the stage files (from the kwok module's kustomize/stage) that make the fake
-// node Ready and keep its lease fresh, and move pods through Running/Ready, completion and
-// deletion without delays.
+// node Ready and keep its lease fresh, and complete and delete pods without delays. Pods become
+// Ready through our own stage instead (ownStages), which knows the fault label.
 var kwokStages = []string{
 	"node/fast/node-initialize.yaml",
 	"node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
-	"pod/fast/pod-ready.yaml",
 	"pod/fast/pod-complete.yaml",
 	"pod/fast/pod-delete.yaml",
 }
@@ -45,6 +44,7 @@ func writeKwokConfig(l Layout, kwokDir string) error {
 		}
 		docs = append(docs, strings.TrimSpace(string(raw)))
 	}
+	docs = append(docs, strings.TrimSpace(ownStages))
 	return os.WriteFile(l.KwokConfig(), []byte(strings.Join(docs, "\n---\n")+"\n"), 0o644)
 }
 
@@ -52,10 +52,28 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 
 type waitFunc func(ctx context.Context, what string, timeout time.Duration, cond func(context.Context) (bool, error)) error
 
-// installKwokCRDs creates kwok's PortForward and ClusterPortForward CRDs from the kwok module
-// and waits until they are served.
+// kwokCRDs are the kwok CRDs the harness enables (kwok's --enable-crds names their kinds): tests
+// give pods port-forward backends and log files through them.
+var kwokCRDs = []struct{ Kind, Resource string }{
+	{"ClusterPortForward", "clusterportforwards"},
+	{"PortForward", "portforwards"},
+	{"ClusterLogs", "clusterlogs"},
+	{"Logs", "logs"},
+}
+
+// kwokEnableCRDs is the value of kwok's --enable-crds flag.
+func kwokEnableCRDs() string {
+	var kinds []string
+	for _, c := range kwokCRDs {
+		kinds = append(kinds, c.Kind)
+	}
+	return strings.Join(kinds, ",")
+}
+
+// installKwokCRDs creates the kwokCRDs from the kwok module and waits until they are served.
 func installKwokCRDs(ctx context.Context, dyn dynamic.Interface, kwokDir string, wait waitFunc) error {
-	for _, kind := range []string{"clusterportforwards", "portforwards"} {
+	for _, crd := range kwokCRDs {
+		kind := crd.Resource
 		raw, err := os.ReadFile(filepath.Join(kwokDir, "kustomize", "crd", "bases", "kwok.x-k8s.io_"+kind+".yaml"))
 		if err != nil {
 			return fmt.Errorf("kwok CRD: %w", err)

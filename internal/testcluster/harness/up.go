@@ -227,7 +227,7 @@ func (u *upRun) run(ctx context.Context) error {
 		"--node-ip=127.0.0.1", "--node-name="+NodeName,
 		"--node-port="+strconv.Itoa(kubeletPort), "--server-address=127.0.0.1:"+strconv.Itoa(kubeletPort),
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector="+kwokNodeAnnotation+"=fake",
-		"--enable-crds=ClusterPortForward,PortForward",
+		"--enable-crds="+kwokEnableCRDs(),
 		"--cidr="+podCIDR,
 		"--node-lease-duration-seconds=40",
 	); err != nil {
