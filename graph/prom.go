@@ -3,6 +3,8 @@
 package graph
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,9 +18,19 @@ import (
 
 // Prom is a client of Prometheus's HTTP API (the parts svcgraph uses).
 type Prom struct {
-	URL  string       // base URL, e.g. http://127.0.0.1:9090
-	HTTP *http.Client // nil means a client with a 30 s timeout
+	URL     string        // base URL, e.g. http://127.0.0.1:9090
+	HTTP    *http.Client  // nil means one fresh connection per request (see oneShot)
+	Timeout time.Duration // bound of each request, through its context; 0 means DefaultTimeout
 }
+
+// DefaultTimeout bounds one request to Prometheus: its API answers these queries in milliseconds,
+// so a request still open after this has met a dead connection, not a slow server.
+const DefaultTimeout = 30 * time.Second
+
+// oneShot opens a new connection for every request. svcgraph reaches Prometheus through a
+// port-forward, where a kept-alive connection can outlive the stream behind it (the pod replaced,
+// the forward closed); a fresh connection per read means a dead one never carries the next request.
+var oneShot = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 // Sample is one element of an instant vector.
 type Sample struct {
@@ -71,20 +83,7 @@ func (p *Prom) Flags(ctx context.Context) (map[string]string, error) {
 
 // get calls the API and decodes the "data" of a success envelope into v.
 func (p *Prom) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(p.URL, "/")+path, nil)
-	if err != nil {
-		return err
-	}
-	c := p.HTTP
-	if c == nil {
-		c = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	body, status, err := p.fetch(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -95,10 +94,68 @@ func (p *Prom) get(ctx context.Context, path string, v any) error {
 		Error     string          `json:"error"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
-		return fmt.Errorf("HTTP %d from %s, not Prometheus's API: %.200q", resp.StatusCode, p.URL, body)
+		return fmt.Errorf("HTTP %d from %s, not Prometheus's API: %.200q", status, p.URL, body)
 	}
 	if env.Status != "success" {
-		return fmt.Errorf("Prometheus answered HTTP %d: %s: %s", resp.StatusCode, env.ErrorType, env.Error)
+		return fmt.Errorf("Prometheus answered HTTP %d: %s: %s", status, env.ErrorType, env.Error)
 	}
 	return json.Unmarshal(env.Data, v)
+}
+
+// fetch GETs path and returns the body (at most 64 MiB) and status, within the request timeout.
+func (p *Prom) fetch(ctx context.Context, path string) ([]byte, int, error) {
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	// The deadline is the context's, not only the client's, so it also holds for a caller's
+	// own client and ends the body read too.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(p.URL, "/")+path, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	c := p.HTTP
+	if c == nil {
+		c = oneShot
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, resp.StatusCode, err
+	}
+	return body, resp.StatusCode, nil
+}
+
+// RemoteWritesReceived sums Prometheus's own prometheus_http_requests_total for the remote-write
+// handler, read from its /metrics (directly: the server need not scrape itself).
+func (p *Prom) RemoteWritesReceived(ctx context.Context) (float64, error) {
+	body, status, err := p.fetch(ctx, "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	if status != http.StatusOK {
+		return 0, fmt.Errorf("GET /metrics: HTTP %d", status)
+	}
+	total := 0.0
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "prometheus_http_requests_total{") || !strings.Contains(line, `handler="/api/v1/write"`) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("/metrics line %q: %w", line, err)
+		}
+		total += v
+	}
+	return total, sc.Err()
 }

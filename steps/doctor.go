@@ -1,13 +1,10 @@
 package steps
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -288,7 +285,7 @@ func checkPrometheus(ctx context.Context, prom *graph.Prom, f *Finding) bool {
 		f.Fix = "Prometheus refuses Tempo's remote writes: start it with --web.enable-remote-write-receiver (prometheus.server.extraFlags); `svcgraph up` sets it unless -f/--set values replace the flags."
 		return false
 	}
-	writes, err := remoteWrites(ctx, prom)
+	writes, err := prom.RemoteWritesReceived(ctx)
 	if err != nil {
 		f.Evidence = append(f.Evidence, err.Error())
 		f.Fix = "Prometheus's own /metrics cannot be read; check its pod."
@@ -315,43 +312,6 @@ func checkPrometheus(ctx context.Context, prom *graph.Prom, f *Finding) bool {
 		return false
 	}
 	return true
-}
-
-// remoteWrites sums prometheus_http_requests_total for the remote-write handler from
-// Prometheus's own /metrics (read directly: the server need not scrape itself).
-func remoteWrites(ctx context.Context, prom *graph.Prom) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(prom.URL, "/")+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	c := prom.HTTP
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET /metrics: HTTP %d", resp.StatusCode)
-	}
-	total := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "prometheus_http_requests_total{") || !strings.Contains(line, `handler="/api/v1/write"`) {
-			continue
-		}
-		fields := strings.Fields(line)
-		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-		if err != nil {
-			return 0, fmt.Errorf("/metrics line %q: %w", line, err)
-		}
-		total += v
-	}
-	return total, sc.Err()
 }
 
 func doctorGrafana(_ context.Context, _ *Session, live *chartmod.Rendered) Finding {
