@@ -92,7 +92,7 @@ func TestPromRequestEndsAtItsTimeout(t *testing.T) {
 		}
 	}()
 	for name, p := range map[string]*graph.Prom{
-		"default client": {URL: "http://" + l.Addr().String(), Timeout: 200 * time.Millisecond},
+		"default client":                    {URL: "http://" + l.Addr().String(), Timeout: 200 * time.Millisecond},
 		"caller's client without a timeout": {URL: "http://" + l.Addr().String(), Timeout: 200 * time.Millisecond, HTTP: &http.Client{}},
 	} {
 		if _, err := p.RemoteWritesReceived(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
