@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,11 +76,23 @@ func TestGraphAndDoctorCommands(t *testing.T) {
 	if err != nil || len(pods.Items) != 1 {
 		t.Fatalf("Prometheus pods: %v, %v", pods, err)
 	}
-	cl.ForwardPod(t, ns, pods.Items[0].Name, testcluster.Rule{PodPort: 9090, Target: prom.Addr})
 	args := []string{"--kubeconfig", cl.Kubeconfig, "--profile", profile, "-n", ns, "--release", release}
 
-	// Until kwok routes the pod's port to Prometheus the command cannot read; once it does, the
-	// graph is empty: exit 60.
+	// A Prometheus that does not answer is not an empty graph: exit 61, not 60. The pod's port
+	// goes to a closed port (before kwok applies the rule it goes nowhere, which is the same).
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = closed.Close()
+	cl.ForwardPod(t, ns, pods.Items[0].Name, testcluster.Rule{PodPort: 9090, Target: closed.Addr().String()})
+	if out, code := run(t, append([]string{"graph"}, args...)...); code != 61 || !strings.Contains(out, "PROMETHEUS_UNREACHABLE") || !strings.Contains(out, "Prometheus pod is Ready") {
+		t.Errorf("graph with Prometheus not answering: exit %d, want 61 (PROMETHEUS_UNREACHABLE) with advice\n%s", code, out)
+	}
+	cl.ForwardPod(t, ns, pods.Items[0].Name, testcluster.Rule{PodPort: 9090, Target: prom.Addr})
+
+	// Until kwok routes the pod's port to Prometheus the command cannot read (exit 61); once it
+	// does, the graph is empty: exit 60.
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
 	for {

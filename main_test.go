@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
 // run executes svcgraph in-process as a user would type it and returns output and exit code.
@@ -90,5 +94,18 @@ func TestUpStillTakesVerify(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	if out, code := run(t, "up", "--verify"); code != 10 {
 		t.Errorf("up --verify: exit %d, want 10 (preflight), not a usage error\n%s", code, out)
+	}
+}
+
+// The README's exit code table is what users script against: every kind has its row.
+func TestREADMEListsEveryExitCode(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range reason.Kinds {
+		if row := fmt.Sprintf("| %d | %s |", k.ExitCode, k.ID); !strings.Contains(string(readme), row) {
+			t.Errorf("README.md lacks the exit code row %q", row)
+		}
 	}
 }

@@ -42,14 +42,20 @@ func ReadGraph(ctx context.Context, s *Session, o graph.Options) (*graph.Graph, 
 	defer closeForward()
 	g, err := graph.Read(ctx, prom, o)
 	if err != nil {
-		return nil, reason.Wrap(reason.GraphEmpty, err, "Check that Prometheus runs (`svcgraph status`) and try again.",
-			"cannot read the service graph from Prometheus (service %s in namespace %s)", names.PrometheusService, s.Config.Namespace)
+		return nil, unreachable(err, names, s.Config.Namespace)
 	}
 	if o.Window <= 0 {
 		o.Window = graph.DefaultWindow
 	}
 	g.Window = o.Window
 	return g, nil
+}
+
+// unreachable is the error for a Prometheus that did not answer: not an empty graph, since
+// nothing is known about the graph then.
+func unreachable(err error, names chartmod.Names, ns string) error {
+	return reason.Wrap(reason.PromUnreachable, err, "",
+		"cannot read the service graph from Prometheus (service %s port %d in namespace %s)", names.PrometheusService, names.PrometheusPort, ns)
 }
 
 // EmptyGraph is the error for a graph without edges.

@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -48,8 +47,6 @@ func (v VerifyGraph) Run(ctx context.Context, s *Session) error {
 		return err
 	}
 	defer closeForward()
-	// A fresh connection per read: a failed read must not pin a broken stream for the next one.
-	prom.HTTP = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -77,8 +74,7 @@ func (v VerifyGraph) Run(ctx context.Context, s *Session) error {
 			return ctx.Err()
 		case <-deadline.C:
 			if lastErr != nil {
-				return reason.Wrap(reason.GraphEmpty, lastErr, "Check Prometheus with `svcgraph status`, then run `svcgraph graph`.",
-					"could not read the service graph from Prometheus within --graph-timeout %s", timeout)
+				return unreachable(lastErr, names, s.Config.Namespace)
 			}
 			return s.diagnoseEmptyGraph(ctx, timeout)
 		case <-tick.C:

@@ -42,6 +42,7 @@ var (
 	PortInUse         = Kind{ID: "FORWARD_PORT_IN_USE", ExitCode: 50}
 	Forward           = Kind{ID: "FORWARD_FAILED", ExitCode: 51}
 	GraphEmpty        = Kind{ID: "GRAPH_EMPTY", ExitCode: 60}
+	PromUnreachable   = Kind{ID: "PROMETHEUS_UNREACHABLE", ExitCode: 61, Advice: "Check that the Prometheus pod is Ready (`svcgraph status`), then try again; `svcgraph doctor` checks the whole pipeline."}
 	Interrupted       = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run `svcgraph up` again: it picks up where this run stopped."}
 )
 
@@ -49,7 +50,7 @@ var (
 var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
 	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, Cluster, Install, PodsNotReady, Uninstall,
-	PortInUse, Forward, GraphEmpty, Interrupted}
+	PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
 
 // Error is a failure of a known kind.
 type Error struct {
