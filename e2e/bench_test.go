@@ -207,23 +207,11 @@ func (r *benchReport) flush() {
 	}
 }
 
-// benchUp is `up --no-forward` for the benchmark, plus --no-verify where the binary has it (the
-// service-graph check needs a Prometheus with traffic the loopback cluster does not have).
-func (w *world) benchUp(t *testing.T, extra ...string) []string {
-	t.Helper()
-	if hasNoVerify == nil {
-		help := w.run(t, time.Minute, "up", "--help")
-		has := strings.Contains(help.output(), "--no-verify")
-		hasNoVerify = &has
-	}
-	args := []string{"--no-forward"}
-	if *hasNoVerify {
-		args = append(args, "--no-verify")
-	}
-	return w.upArgs(append(args, extra...)...)
+// benchUp is `up --no-forward` for the benchmark (upArgs already skips the service-graph check:
+// the loopback cluster has no Prometheus with traffic).
+func (w *world) benchUp(extra ...string) []string {
+	return w.upArgs(append([]string{"--no-forward"}, extra...)...)
 }
-
-var hasNoVerify *bool // whether the svcgraph under test has up --no-verify
 
 func TestBench(t *testing.T) {
 	warmN := benchRounds(t, "BENCH_WARM_ROUNDS", 5)
@@ -239,7 +227,7 @@ func TestBench(t *testing.T) {
 	rep := &benchReport{t: t, out: os.Getenv("BENCH_OUT")}
 	rep.sampleLoad("start")
 
-	up := w.benchUp(t)
+	up := w.benchUp()
 	// The first install: not timed as a round, it fills the chart cache and creates the profile.
 	first := w.timed(t, limit, "svcgraph", up...)
 	t.Logf("first svcgraph up (empty caches): %s", first.took)
