@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/graph"
@@ -203,7 +205,7 @@ func mountsConfigMap(name string) func(chartmod.Object) bool {
 	}
 }
 
-func doctorCollector(_ context.Context, s *Session, live *chartmod.Rendered) Finding {
+func doctorCollector(ctx context.Context, s *Session, live *chartmod.Rendered) Finding {
 	f := Finding{Link: "collector"}
 	n := live.Names
 	ok, ev := fromResult(f.Link, chartmod.CheckCollector(live))
@@ -225,8 +227,97 @@ func doctorCollector(_ context.Context, s *Session, live *chartmod.Rendered) Fin
 		f.Fix = "The collector pods are not all Ready: `kubectl -n " + s.Config.Namespace + " describe pod` on them says why."
 		return f
 	}
+	// Ready is not working: a collector that cannot reach Tempo stays Ready and says so only in
+	// its log.
+	exporter := tempoExporter(live)
+	for _, pod := range pods {
+		lines, err := s.recentLogs(ctx, live.Find("Pod", pod))
+		if err != nil {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("could not read the logs of pod %s: %v", pod, err))
+			continue
+		}
+		if failed := exportFailures(lines, exporter, n.TempoDistributorService); len(failed) > 0 {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("pod %s logged %d export failure(s) to Tempo in the last %s; the latest:", pod, len(failed), logWindow), failed[len(failed)-1])
+			f.Fix = fmt.Sprintf("The collector cannot send spans to Tempo: make the distributor reachable at %s:%d (`svcgraph status`; `kubectl -n %s logs %s` shows the collector's errors).",
+				n.TempoDistributorService, n.TempoDistributorOTLPPort, s.Config.Namespace, pod)
+			return f
+		}
+		f.Evidence = append(f.Evidence, fmt.Sprintf("pod %s: no export failures to Tempo logged in the last %s", pod, logWindow))
+	}
 	f.OK = true
 	return f
+}
+
+// The doctor reads this much of each collector container's log: the recent past only, since a
+// collector that started before Tempo logs failures that stopped when Tempo came up.
+const (
+	logWindow = 2 * time.Minute
+	logTail   = 500
+	logBytes  = 256 << 10
+)
+
+// recentLogs returns the last lines each container of the pod logged within logWindow.
+func (s *Session) recentLogs(ctx context.Context, pod *chartmod.Object) ([]string, error) {
+	k, err := s.Kube()
+	if err != nil {
+		return nil, err
+	}
+	containers, _ := getPath(pod.Fields, "spec", "containers").([]any)
+	var lines []string
+	for _, c := range containers {
+		name, _ := getPath(c, "name").(string)
+		since, tail, limit := int64(logWindow/time.Second), int64(logTail), int64(logBytes)
+		opts := &corev1.PodLogOptions{Container: name, SinceSeconds: &since, TailLines: &tail, LimitBytes: &limit}
+		raw, err := k.Clientset().CoreV1().Pods(s.Config.Namespace).GetLogs(pod.Name, opts).DoRaw(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", name, err)
+		}
+		lines = append(lines, strings.Split(strings.TrimRight(string(raw), "\n"), "\n")...)
+	}
+	return lines, nil
+}
+
+// exportFailures picks the log lines in which the collector's exporter helper reports a failed
+// export ("Exporting failed. Dropping data.", "… Will retry the request after interval.", …) of
+// the Tempo exporter: named in the line's fields (exporter id as "name" or
+// "otelcol.component.id"), or, when the exporter is unknown, by the distributor in the error.
+func exportFailures(lines []string, exporter, distributor string) []string {
+	var out []string
+	for _, l := range lines {
+		if !strings.Contains(l, "Exporting failed") {
+			continue
+		}
+		if (exporter != "" && strings.Contains(l, strconv.Quote(exporter))) || strings.Contains(l, distributor) {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return out
+}
+
+// tempoExporter is the name of the collector exporter that sends to the Tempo distributor (the
+// one whose endpoint is its Service:port), or "" when the live config has none.
+func tempoExporter(live *chartmod.Rendered) string {
+	n := live.Names
+	cm := live.Find("ConfigMap", n.CollectorConfigMap)
+	if cm == nil {
+		return ""
+	}
+	relay, _ := getPath(cm.Fields, "data", "relay").(string)
+	var cfg struct {
+		Exporters map[string]struct {
+			Endpoint string `json:"endpoint"`
+		} `json:"exporters"`
+	}
+	if yaml.Unmarshal([]byte(relay), &cfg) != nil {
+		return ""
+	}
+	want := fmt.Sprintf("%s:%d", n.TempoDistributorService, n.TempoDistributorOTLPPort)
+	for name, e := range cfg.Exporters {
+		if e.Endpoint == want {
+			return name
+		}
+	}
+	return ""
 }
 
 func doctorTempo(_ context.Context, s *Session, live *chartmod.Rendered) Finding {

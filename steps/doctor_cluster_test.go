@@ -3,6 +3,7 @@ package steps
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -265,4 +266,34 @@ func doctorOnALiveRelease(t *testing.T, cl *testcluster.Cluster, pair chartmod.P
 	text.Reset()
 	rep.WriteText(&text)
 	t.Logf("doctor, datasourceUid broken:\n%s", text.String())
+
+	// 5. The collector Ready, but logging failed exports to Tempo (kwok serves the log we write;
+	// it stays until the test ends, so this phase is the last).
+	o, err := s.releaseOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.liveObjects(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exporterName := tempoExporter(live)
+	if exporterName == "" {
+		t.Fatalf("no exporter to %s in the live collector config", n.TempoDistributorService)
+	}
+	_, _, collectors := podsReady(live, mountsConfigMap(n.CollectorConfigMap))
+	if len(collectors) == 0 {
+		t.Fatal("no collector pods")
+	}
+	failure := "Exporting failed. Dropping data.\t" + `{"kind": "exporter", "data_type": "traces", "name": "` + exporterName +
+		`", "error": "rpc error: code = Unavailable desc = connection refused", "dropped_items": 7}`
+	logFile := filepath.Join(t.TempDir(), "collector.log")
+	if err := os.WriteFile(logFile, []byte("Everything is ready. Begin running and processing data.\n"+failure+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl.PodLogs(t, ns, collectors[0], "", logFile)
+	rep = doctorUntil("collector logging export failures", brokenAt("collector", failure))
+	if fix := rep.Findings[0].Fix; !strings.Contains(fix, "cannot send spans to Tempo") || !strings.Contains(fix, n.TempoDistributorService) {
+		t.Errorf("fix for export failures: %q", fix)
+	}
 }
