@@ -85,6 +85,11 @@ func TestWaitPodsNamesImagePullAndOOMKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.PodLogs(t, ns, hog, "app", logFile)
+	// The wait's timeout is short: let both faults be in place before it starts.
+	waitFor(t, ctx, cl, ns, "the puller pod in ImagePullBackOff", func(ev watch.Event) bool {
+		p, ok := ev.Object.(*corev1.Pod)
+		return ok && p.Labels["app"] == "puller" && len(p.Status.ContainerStatuses) > 0
+	})
 
 	// Neither reason is transient: both are problems at once, long before the persistence
 	// window of the wait ends.
