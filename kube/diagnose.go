@@ -297,10 +297,10 @@ func containerProblem(p *corev1.Pod, cs corev1.ContainerStatus, init bool, pr *P
 		}
 		switch w.Reason {
 		case ReasonCrashLoop:
-			pr.Message = fmt.Sprintf("restarted %d times; last exit: %s", cs.RestartCount, last)
+			pr.Message = fmt.Sprintf("restarted %s; last exit: %s", times(cs.RestartCount), last)
 			if t := cs.LastTerminationState.Terminated; t != nil && t.Reason == ReasonOOMKilled {
 				pr.Reason = ReasonOOMKilled
-				pr.Message = fmt.Sprintf("%s (restarted %d times, now in CrashLoopBackOff)", last, cs.RestartCount)
+				pr.Message = fmt.Sprintf("%s (restarted %s, now in CrashLoopBackOff)", last, times(cs.RestartCount))
 			}
 		case ReasonImagePullBack, ReasonErrImagePull, ReasonInvalidImage:
 			pr.Message = strings.TrimSpace(fmt.Sprintf("image %s: %s", containerImage(p, cs.Name, init), w.Message))
@@ -317,11 +317,18 @@ func containerProblem(p *corev1.Pod, cs corev1.ContainerStatus, init bool, pr *P
 		pr.Reason = ReasonNotReady
 		pr.Message = "running but not ready (readiness probe)"
 		if last != "" {
-			pr.Message += fmt.Sprintf("; restarted %d times, last exit: %s", cs.RestartCount, last)
+			pr.Message += fmt.Sprintf("; restarted %s, last exit: %s", times(cs.RestartCount), last)
 		}
 	default:
 		pr.Reason = ReasonStarting
 	}
+}
+
+func times(n int32) string {
+	if n == 1 {
+		return "1 time"
+	}
+	return fmt.Sprintf("%d times", n)
 }
 
 func describeTermination(p *corev1.Pod, container string, t *corev1.ContainerStateTerminated, init bool) string {

@@ -121,7 +121,7 @@ func TestWaitPodsNamesImagePullAndOOMKilled(t *testing.T) {
 		"puller-", ReasonImagePullBack, `image example.invalid/puller:1: Back-off pulling image "example.invalid/puller:1"`,
 		"Failed: Error: ImagePullBackOff",
 		// the OOM kill: pod, container, exit, the memory limit, the event and the last log lines
-		hog, ReasonOOMKilled, "OOMKilled (exit code 137), memory limit 128Mi", "restarted 1 times",
+		hog, ReasonOOMKilled, "OOMKilled (exit code 137), memory limit 128Mi", "restarted 1 time,",
 		"BackOff: Back-off restarting failed container",
 		"last log lines of app:\n    loading the catalog\n    allocated 120Mi\n    allocated 140Mi",
 	} {
