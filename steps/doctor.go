@@ -251,9 +251,10 @@ func doctorCollector(ctx context.Context, s *Session, live *chartmod.Rendered) F
 // The doctor reads this much of each collector container's log: the recent past only, since a
 // collector that started before Tempo logs failures that stopped when Tempo came up.
 const (
-	logWindow = 2 * time.Minute
-	logTail   = 500
-	logBytes  = 256 << 10
+	logWindow      = 2 * time.Minute
+	logTail        = 500
+	logBytes       = 256 << 10
+	logReadTimeout = 10 * time.Second
 )
 
 // recentLogs returns the last lines each container of the pod logged within logWindow.
@@ -262,6 +263,9 @@ func (s *Session) recentLogs(ctx context.Context, pod *chartmod.Object) ([]strin
 	if err != nil {
 		return nil, err
 	}
+	// A log the kubelet is slow to serve must not hold up the doctor: it is evidence, not a link.
+	ctx, cancel := context.WithTimeout(ctx, logReadTimeout)
+	defer cancel()
 	containers, _ := getPath(pod.Fields, "spec", "containers").([]any)
 	var lines []string
 	for _, c := range containers {
