@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,28 @@ func TestGraphAndDoctorCommands(t *testing.T) {
 	var rep steps.DoctorReport
 	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || !rep.OK || len(rep.Findings) != 4 {
 		t.Errorf("doctor -o json: exit %d, %v\n%s", code, err, out)
+	}
+}
+
+// The commands that work on an installed release say so, with one kind and exit code, when
+// there is none, rather than failing as a port-forward or an empty graph would.
+func TestCommandsWithoutARelease(t *testing.T) {
+	cl := testcluster.Require(t)
+	ns := cl.Namespace(t, "main-none")
+	t.Setenv("HOME", t.TempDir())
+	port := 0
+	if l, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		port = l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+	} else {
+		t.Fatal(err)
+	}
+	args := []string{"--kubeconfig", cl.Kubeconfig, "--profile", "svcgraph-testcluster", "-n", ns, "--release", "absent"}
+	for _, cmd := range [][]string{{"forward", "--port", strconv.Itoa(port)}, {"graph"}, {"doctor"}} {
+		out, code := run(t, append(cmd, args...)...)
+		if code != 44 || !strings.Contains(out, "release absent is not installed in namespace "+ns) ||
+			!strings.Contains(out, "NOT_INSTALLED") || !strings.Contains(out, "Run `svcgraph up` first") {
+			t.Errorf("%s without a release: exit %d, want 44 (NOT_INSTALLED) naming the release and the fix\n%s", cmd[0], code, out)
+		}
 	}
 }

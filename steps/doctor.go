@@ -86,29 +86,6 @@ func Doctor(ctx context.Context, s *Session) (*DoctorReport, error) {
 	return rep, nil
 }
 
-// releaseOptions are the chart options of the installed release: this run's, or the versions
-// the release records.
-func (s *Session) releaseOptions() (chartmod.Options, error) {
-	o := s.Config.ChartOptions()
-	if s.Patched != nil {
-		o.DemoVersion, o.TempoVersion = s.Patched.Pair.Demo, s.Patched.Pair.Tempo
-		return o, nil
-	}
-	k, err := s.Kube()
-	if err != nil {
-		return o, err
-	}
-	demo, deps, ok, err := k.ReleaseCharts(s.Config.Release)
-	if err != nil {
-		return o, err
-	}
-	if !ok {
-		return o, reason.New(reason.GraphEmpty, "Run `svcgraph up` first.", "release %s is not installed in namespace %s", s.Config.Release, s.Config.Namespace)
-	}
-	o.DemoVersion, o.TempoVersion = demo, deps[chartmod.TempoChart]
-	return o, nil
-}
-
 // liveObjects reads the namespace's ConfigMaps, Services, Deployments and StatefulSets in the
 // shape the render checks read (JSON numbers), plus pods for readiness.
 func (s *Session) liveObjects(ctx context.Context, o chartmod.Options) (*chartmod.Rendered, error) {

@@ -95,21 +95,35 @@ func (s *Session) names() (chartmod.Names, error) {
 	if s.Patched != nil {
 		return s.Patched.Names, nil
 	}
-	k, err := s.Kube()
+	o, err := s.releaseOptions()
 	if err != nil {
 		return chartmod.Names{}, err
+	}
+	return o.Names()
+}
+
+// releaseOptions are the chart options of the installed release: this run's, or the versions
+// the release records (forward, graph and doctor run without pulling the charts).
+func (s *Session) releaseOptions() (chartmod.Options, error) {
+	o := s.Config.ChartOptions()
+	if s.Patched != nil {
+		o.DemoVersion, o.TempoVersion = s.Patched.Pair.Demo, s.Patched.Pair.Tempo
+		return o, nil
+	}
+	k, err := s.Kube()
+	if err != nil {
+		return o, err
 	}
 	demo, deps, ok, err := k.ReleaseCharts(s.Config.Release)
 	if err != nil {
-		return chartmod.Names{}, err
+		return o, err
 	}
 	if !ok {
-		return chartmod.Names{}, reason.New(reason.Forward, "Run `svcgraph up` first.",
+		return o, reason.New(reason.NotInstalled, "",
 			"release %s is not installed in namespace %s", s.Config.Release, s.Config.Namespace)
 	}
-	o := s.Config.ChartOptions()
 	o.DemoVersion, o.TempoVersion = demo, deps[chartmod.TempoChart]
-	return o.Names()
+	return o, nil
 }
 
 // BaseURL is where the frontend proxy answers locally.

@@ -39,6 +39,7 @@ var (
 	Install           = Kind{ID: "INSTALL_FAILED", ExitCode: 41}
 	PodsNotReady      = Kind{ID: "PODS_NOT_READY", ExitCode: 42}
 	Uninstall         = Kind{ID: "UNINSTALL_FAILED", ExitCode: 43}
+	NotInstalled      = Kind{ID: "NOT_INSTALLED", ExitCode: 44, Advice: "Run `svcgraph up` first, with the same --namespace and --release."}
 	PortInUse         = Kind{ID: "FORWARD_PORT_IN_USE", ExitCode: 50}
 	Forward           = Kind{ID: "FORWARD_FAILED", ExitCode: 51}
 	GraphEmpty        = Kind{ID: "GRAPH_EMPTY", ExitCode: 60}
@@ -50,7 +51,7 @@ var (
 var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
 	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, Cluster, Install, PodsNotReady, Uninstall,
-	PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
+	NotInstalled, PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
 
 // Error is a failure of a known kind.
 type Error struct {
