@@ -161,6 +161,10 @@ func doctorOnALiveRelease(t *testing.T, cl *testcluster.Cluster, pair chartmod.P
 		t.Helper()
 		tick := time.NewTicker(300 * time.Millisecond)
 		defer tick.Stop()
+		// Every phase so far answered within a second; a phase that does not within 90 s will
+		// not, and its last report says more than the whole test's deadline would.
+		limit := time.NewTimer(90 * time.Second)
+		defer limit.Stop()
 		start := time.Now()
 		for runs := 1; ; runs++ {
 			rep, err := Doctor(ctx, s)
@@ -171,11 +175,14 @@ func doctorOnALiveRelease(t *testing.T, cl *testcluster.Cluster, pair chartmod.P
 				t.Logf("%s: the doctor said so after %s (%d runs)", what, time.Since(start).Round(time.Millisecond), runs)
 				return rep
 			}
+			var b bytes.Buffer
 			select {
 			case <-ctx.Done():
-				var b bytes.Buffer
 				rep.WriteText(&b)
 				t.Fatalf("%s: the doctor never said so; last report:\n%s", what, b.String())
+			case <-limit.C:
+				rep.WriteText(&b)
+				t.Fatalf("%s: the doctor did not say so within 90 s (%d runs); last report:\n%s", what, runs, b.String())
 			case <-tick.C:
 			}
 		}
@@ -252,7 +259,9 @@ func doctorOnALiveRelease(t *testing.T, cl *testcluster.Cluster, pair chartmod.P
 	// the doctor to get past it, and a series goes stale 5 minutes after its last sample: a fresh
 	// one, so a slow cluster (one run took minutes to get here) does not end in a Prometheus finding.
 	promtest.MustWrite(t, prom.URL, promtest.Counter(graph.MetricRequests, map[string]string{"client": "frontend", "server": "checkout"}, 1, time.Now(), time.Minute))
-	uid := regexp.MustCompile(`(datasourceUid:\s*)['"]?[A-Za-z0-9_-]+['"]?`)
+	// Only the Tempo datasource's service map: other datasources of the same ConfigMap (0.41.0's
+	// jaeger.yaml, default.yaml) have a datasourceUid of their own.
+	uid := regexp.MustCompile(`(serviceMap:\s*datasourceUid:\s*)['"]?[A-Za-z0-9_-]+['"]?`)
 	var key string
 	cm, err := cl.Client.CoreV1().ConfigMaps(ns).Get(ctx, n.GrafanaDatasourceConfigMap, metav1.GetOptions{})
 	if err != nil {
@@ -260,11 +269,14 @@ func doctorOnALiveRelease(t *testing.T, cl *testcluster.Cluster, pair chartmod.P
 	}
 	for k, v := range cm.Data {
 		if uid.MatchString(v) {
+			if key != "" {
+				t.Fatalf("ConfigMap %s: a serviceMap datasourceUid in both %s and %s", n.GrafanaDatasourceConfigMap, key, k)
+			}
 			key = k
 		}
 	}
 	if key == "" {
-		t.Fatalf("no datasourceUid in ConfigMap %s: %v", n.GrafanaDatasourceConfigMap, cm.Data)
+		t.Fatalf("no serviceMap datasourceUid in ConfigMap %s: %v", n.GrafanaDatasourceConfigMap, cm.Data)
 	}
 	editConfigMap(t, cl, ns, n.GrafanaDatasourceConfigMap, key, func(s string) string { return uid.ReplaceAllString(s, "${1}nowhere") })
 	rep = doctorUntil("datasourceUid pointing nowhere", brokenAt("grafana", "nowhere"))
