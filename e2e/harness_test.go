@@ -546,6 +546,69 @@ func processGone(pid int) bool {
 	return false
 }
 
+// running is a svcgraph process the test talks to while it runs (to interrupt it, say), its
+// stdout followed line by line.
+type running struct {
+	cmd     *exec.Cmd
+	lines   *lineReader
+	stderr  strings.Builder
+	drained chan struct{}
+}
+
+// start runs svcgraph with args in the background until ctx ends; its output is recorded under
+// label when the (sub)test ends.
+func (w *world) start(t *testing.T, ctx context.Context, label string, args ...string) *running {
+	t.Helper()
+	p := &running{cmd: exec.CommandContext(ctx, w.svcgraph, args...), drained: make(chan struct{})}
+	p.cmd.Env, p.cmd.Dir, p.cmd.WaitDelay = w.environ(), w.dir, 10*time.Second
+	p.cmd.Stderr = &p.stderr
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.lines = newLineReader(stdout)
+	t.Cleanup(func() {
+		w.record(fmt.Sprintf("$ svcgraph %s (%s)\n--- stdout ---\n%s--- stderr ---\n%s",
+			strings.Join(args, " "), label, p.lines, p.stderr.String()))
+	})
+	return p
+}
+
+// await waits for a line of stdout containing want, then keeps reading the rest so the process
+// never blocks writing. If the line never comes, the process is killed and the test fails.
+func (p *running) await(t *testing.T, want string, limit time.Duration, what string) {
+	t.Helper()
+	if !p.lines.waitLine(want, limit) {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		t.Fatalf("%s\n%s", what, p.output())
+	}
+	go func() { p.lines.drain(); close(p.drained) }()
+}
+
+// interrupt sends SIGINT (Ctrl-C), reads stdout to its end (the process closes it when it
+// exits) before Wait closes the pipe, and returns the exit code and Wait's error.
+func (p *running) interrupt(t *testing.T) (int, error) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.drained:
+	case <-time.After(time.Minute):
+		t.Errorf("svcgraph still runs a minute after Ctrl-C")
+	}
+	err := p.cmd.Wait()
+	return p.cmd.ProcessState.ExitCode(), err
+}
+
+func (p *running) output() string {
+	return "--- stdout ---\n" + p.lines.String() + "--- stderr ---\n" + p.stderr.String()
+}
+
 // lineReader follows a running process's stdout line by line.
 type lineReader struct {
 	lines chan string

@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,48 +29,18 @@ func TestInterruptedInstallThenUp(t *testing.T) {
 	t.Run("Ctrl-C during the install", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), upLimit)
 		defer cancel()
-		args := w.upArgs("--no-forward")
-		cmd := exec.CommandContext(ctx, w.svcgraph, args...)
-		cmd.Env, cmd.Dir, cmd.WaitDelay = w.environ(), w.dir, 10*time.Second
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := newLineReader(stdout)
-		defer func() {
-			w.record(fmt.Sprintf("$ svcgraph %s (interrupted during the install)\n--- stdout ---\n%s--- stderr ---\n%s",
-				strings.Join(args, " "), lines, stderr.String()))
-		}()
+		up := w.start(t, ctx, "interrupted during the install", w.upArgs("--no-forward")...)
 		// Plain output prints a step's line when it ends: the install starts right after this one.
-		if !lines.waitLine("ok   Pulling and patching the charts", 5*time.Minute) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("up never got to the install\n--- stdout ---\n%s--- stderr ---\n%s", lines, stderr.String())
-		}
-		drained := make(chan struct{})
-		go func() { lines.drain(); close(drained) }()
+		up.await(t, "ok   Pulling and patching the charts", 5*time.Minute, "up never got to the install")
 		// Helm stores the release as pending-install before it creates the demo's objects, which
 		// takes a while: interrupting then is interrupting the install itself.
 		w.waitReleaseStatus(t, ctx, release.StatusPendingInstall)
-		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-drained:
-		case <-time.After(time.Minute):
-			t.Errorf("up still runs a minute after Ctrl-C")
-		}
-		_ = cmd.Wait()
-		out := lines.String() + stderr.String()
-		if code := cmd.ProcessState.ExitCode(); code != reason.Interrupted.ExitCode {
+		code, _ := up.interrupt(t) // the exit code says it all: a non-zero one is an error
+		out := up.output()
+		if code != reason.Interrupted.ExitCode {
 			t.Fatalf("up after Ctrl-C exited %d, want %d (%s)\n%s", code, reason.Interrupted.ExitCode, reason.Interrupted.ID, out)
 		}
-		if !strings.Contains(lines.String(), "FAIL Installing the demo (") || !strings.Contains(out, reason.Interrupted.ID) {
+		if !strings.Contains(up.lines.String(), "FAIL Installing the demo (") || !strings.Contains(out, reason.Interrupted.ID) {
 			t.Errorf("up did not report the install step as interrupted:\n%s", out)
 		}
 		if strings.ContainsRune(out, 0x1b) {

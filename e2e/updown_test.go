@@ -7,11 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -132,51 +130,20 @@ func TestUpDown(t *testing.T) {
 		defer cancel()
 		args := w.upArgs()
 		args[slices.Index(args, "--port")+1] = strconv.Itoa(port)
-		cmd := exec.CommandContext(ctx, w.svcgraph, args...)
-		cmd.Env, cmd.Dir, cmd.WaitDelay = w.environ(), w.dir, 10*time.Second
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
 		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := newLineReader(stdout)
-		defer func() {
-			w.record(fmt.Sprintf("$ svcgraph %s (foreground, interrupted)\n--- stdout ---\n%s--- stderr ---\n%s",
-				strings.Join(args, " "), lines, stderr.String()))
-		}()
-		if !lines.waitLine("press Ctrl-C", 5*time.Minute) {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("up never said it was forwarding\n--- stdout ---\n%s--- stderr ---\n%s", lines, stderr.String())
-		}
+		up := w.start(t, ctx, "foreground, interrupted", args...)
+		up.await(t, "press Ctrl-C", 5*time.Minute, "up never said it was forwarding")
 		t.Logf("foreground up forwarding after %s", time.Since(start).Round(time.Millisecond))
-		drained := make(chan struct{})
-		go func() { lines.drain(); close(drained) }()
 		getUntil(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/", body, time.Minute)
 
-		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
-		// Read stdout to its end (the process closes it when it exits) before Wait closes the pipe.
-		select {
-		case <-drained:
-		case <-time.After(time.Minute):
-			t.Errorf("up still runs a minute after Ctrl-C")
-		}
-		err = cmd.Wait()
-		if code := cmd.ProcessState.ExitCode(); err != nil || code != 0 {
-			t.Errorf("up after Ctrl-C: %v (exit %d), want exit 0\n--- stdout ---\n%s--- stderr ---\n%s", err, code, lines, stderr.String())
+		if code, err := up.interrupt(t); err != nil || code != 0 {
+			t.Errorf("up after Ctrl-C: %v (exit %d), want exit 0\n%s", err, code, up.output())
 		}
 		if !portClosed(port) {
 			t.Errorf("port %d still accepts connections after up ended", port)
 		}
-		if strings.ContainsRune(lines.String()+stderr.String(), 0x1b) {
-			t.Errorf("piped output contains escape codes:\n%q", lines.String())
+		if strings.ContainsRune(up.output(), 0x1b) {
+			t.Errorf("piped output contains escape codes:\n%q", up.output())
 		}
 		if _, err := os.Stat(w.pidFile()); err == nil {
 			t.Errorf("a foreground up left a forwarder pid file %s", w.pidFile())
