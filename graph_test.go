@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"math"
 	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	helmcli "helm.sh/helm/v3/pkg/cli"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -51,11 +49,7 @@ func TestGraphAndDoctorCommands(t *testing.T) {
 			t.Errorf("uninstall %s: %v", release, err)
 		}
 	})
-	h := t.TempDir()
-	helm := helmcli.New()
-	helm.RepositoryConfig = filepath.Join(h, "repositories.yaml")
-	helm.RepositoryCache = filepath.Join(h, "repository")
-	helm.RegistryConfig = filepath.Join(h, "registry.json")
+	helm := chartrepo.HelmSettings(t)
 	profile := "svcgraph-testcluster" // the admin kubeconfig's context
 	s := &steps.Session{Config: steps.Config{
 		Kubeconfig: cl.Kubeconfig, Profile: profile, Namespace: ns, Release: release, Timeout: 5 * time.Minute,

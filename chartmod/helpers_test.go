@@ -2,26 +2,10 @@ package chartmod
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
-
-	"helm.sh/helm/v3/pkg/cli"
 
 	"github.com/svcgraph/svcgraph/internal/chartrepo"
 )
-
-// helmSettings points every Helm directory into a temporary one, so tests never touch the user's
-// ~/.config/helm.
-func helmSettings(t testing.TB) *cli.EnvSettings {
-	h := t.TempDir()
-	s := cli.New()
-	s.RepositoryConfig = filepath.Join(h, "config", "repositories.yaml")
-	s.RepositoryCache = filepath.Join(h, "cache", "repository")
-	s.RegistryConfig = filepath.Join(h, "config", "registry", "config.json")
-	s.PluginsDirectory = filepath.Join(h, "data", "plugins")
-	s.KubeConfig = filepath.Join(h, "kubeconfig")
-	return s
-}
 
 // fixtureOptions serves the shared fixture repositories and returns options pointing at them.
 func fixtureOptions(t testing.TB, demo, tempo, release string) (Options, *chartrepo.Server) {
@@ -31,7 +15,7 @@ func fixtureOptions(t testing.TB, demo, tempo, release string) (Options, *chartr
 		DemoVersion: demo, TempoVersion: tempo,
 		DemoRepoURL: srv.RepoURL("open-telemetry"), TempoRepoURL: srv.RepoURL("grafana-community"),
 		Release: release, Namespace: "otel-demo",
-		CacheDir: t.TempDir(), Helm: helmSettings(t),
+		CacheDir: t.TempDir(), Helm: chartrepo.HelmSettings(t),
 	}, srv
 }
 

@@ -113,7 +113,7 @@ func TestUnknownVersionRefusedBeforeAnyRequest(t *testing.T) {
 }
 
 func TestValidateReleaseNames(t *testing.T) {
-	base := Options{Namespace: "otel-demo", CacheDir: t.TempDir(), Helm: helmSettings(t)}
+	base := Options{Namespace: "otel-demo", CacheDir: t.TempDir(), Helm: chartrepo.HelmSettings(t)}
 	for _, tc := range []struct {
 		release, demo string
 		ok            bool

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	helmcli "helm.sh/helm/v3/pkg/cli"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
@@ -24,17 +23,6 @@ import (
 	"github.com/svcgraph/svcgraph/internal/testcluster"
 	"github.com/svcgraph/svcgraph/kube"
 )
-
-func testHelmSettings(t *testing.T) *helmcli.EnvSettings {
-	h := t.TempDir()
-	s := helmcli.New()
-	s.RepositoryConfig = filepath.Join(h, "config", "repositories.yaml")
-	s.RepositoryCache = filepath.Join(h, "cache", "repository")
-	s.RegistryConfig = filepath.Join(h, "config", "registry", "config.json")
-	s.PluginsDirectory = filepath.Join(h, "data", "plugins")
-	s.KubeConfig = filepath.Join(h, "kubeconfig")
-	return s
-}
 
 // editConfigMap changes one key of a live ConfigMap and restores it when the test ends or when
 // the returned function is called.
@@ -130,7 +118,7 @@ func doctorOnALiveRelease(t *testing.T, cl *testcluster.Cluster, pair chartmod.P
 		Namespace: ns, Release: release, Timeout: 5 * time.Minute,
 		DemoVersion: pair.Demo, TempoVersion: pair.Tempo,
 		DemoRepo: srv.RepoURL("open-telemetry"), TempoRepo: srv.RepoURL("grafana-community"),
-		CacheDir: t.TempDir(), Helm: testHelmSettings(t),
+		CacheDir: t.TempDir(), Helm: chartrepo.HelmSettings(t),
 	}, kube: k}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()

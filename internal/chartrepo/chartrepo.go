@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"helm.sh/helm/v3/pkg/cli"
 )
 
 // EnvDir overrides where the fixture repositories are.
@@ -133,3 +135,16 @@ func Tampered(t testing.TB, dir, folder, file string) string {
 
 // String describes the server for test logs.
 func (s *Server) String() string { return fmt.Sprintf("chart repositories at %s", s.URL) }
+
+// HelmSettings points every Helm directory into a temporary one, so a test that adds these
+// repositories never touches the user's ~/.config/helm or ~/.cache/helm.
+func HelmSettings(t testing.TB) *cli.EnvSettings {
+	h := t.TempDir()
+	s := cli.New()
+	s.RepositoryConfig = filepath.Join(h, "config", "repositories.yaml")
+	s.RepositoryCache = filepath.Join(h, "cache", "repository")
+	s.RegistryConfig = filepath.Join(h, "config", "registry", "config.json")
+	s.PluginsDirectory = filepath.Join(h, "data", "plugins")
+	s.KubeConfig = filepath.Join(h, "kubeconfig")
+	return s
+}
