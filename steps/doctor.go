@@ -135,8 +135,13 @@ func (s *Session) liveObjects(ctx context.Context, o chartmod.Options) (*chartmo
 	return chartmod.Live(o, objs)
 }
 
-func fromResult(_ string, r chartmod.Result) (ok bool, evidence string) {
-	return r.OK, fmt.Sprintf("%s (%s): %s", r.Check, r.Object, r.Detail)
+// holds records a render check's result on the live objects as evidence, and fix when it fails.
+func (f *Finding) holds(r chartmod.Result, fix string) bool {
+	f.Evidence = append(f.Evidence, fmt.Sprintf("%s (%s): %s", r.Check, r.Object, r.Detail))
+	if !r.OK {
+		f.Fix = fix
+	}
+	return r.OK
 }
 
 // podsReady finds the pods whose name starts with prefix and reports how many are Ready.
@@ -185,17 +190,13 @@ func mountsConfigMap(name string) func(chartmod.Object) bool {
 func doctorCollector(ctx context.Context, s *Session, live *chartmod.Rendered) Finding {
 	f := Finding{Link: "collector"}
 	n := live.Names
-	ok, ev := fromResult(f.Link, chartmod.CheckCollector(live))
-	f.Evidence = append(f.Evidence, ev)
-	if !ok {
-		f.Fix = fmt.Sprintf("Put the Tempo exporter (endpoint %s:%d) back into the traces pipeline of ConfigMap %s, or run `svcgraph up` again to restore the release's configuration.",
-			n.TempoDistributorService, n.TempoDistributorOTLPPort, n.CollectorConfigMap)
+	if !f.holds(chartmod.CheckCollector(live),
+		fmt.Sprintf("Put the Tempo exporter (endpoint %s:%d) back into the traces pipeline of ConfigMap %s, or run `svcgraph up` again to restore the release's configuration.",
+			n.TempoDistributorService, n.TempoDistributorOTLPPort, n.CollectorConfigMap)) {
 		return f
 	}
-	ok, ev = fromResult(f.Link, chartmod.CheckDistributor(live))
-	f.Evidence = append(f.Evidence, ev)
-	if !ok {
-		f.Fix = "The collector exports to a Tempo distributor Service that is missing or lacks the OTLP port; run `svcgraph up` again."
+	if !f.holds(chartmod.CheckDistributor(live),
+		"The collector exports to a Tempo distributor Service that is missing or lacks the OTLP port; run `svcgraph up` again.") {
 		return f
 	}
 	ready, total, pods := podsReady(live, mountsConfigMap(n.CollectorConfigMap))
@@ -313,11 +314,9 @@ func doctorTempo(_ context.Context, s *Session, live *chartmod.Rendered) Finding
 			return f
 		}
 	}
-	ok, ev := fromResult(f.Link, chartmod.CheckTempoConfig(live))
-	f.Evidence = append(f.Evidence, ev)
-	if !ok {
-		f.Fix = fmt.Sprintf("Tempo's config (ConfigMap %s) must enable the service-graphs processor in its overrides and remote-write to http://%s:%d/api/v1/write; run `svcgraph up` again without -f/--set values that change it.",
-			n.TempoConfigMap, n.PrometheusService, n.PrometheusPort)
+	if !f.holds(chartmod.CheckTempoConfig(live),
+		fmt.Sprintf("Tempo's config (ConfigMap %s) must enable the service-graphs processor in its overrides and remote-write to http://%s:%d/api/v1/write; run `svcgraph up` again without -f/--set values that change it.",
+			n.TempoConfigMap, n.PrometheusService, n.PrometheusPort)) {
 		return f
 	}
 	if live.Find("Service", n.PrometheusService) == nil {
@@ -389,11 +388,9 @@ func checkPrometheus(ctx context.Context, prom *graph.Prom, f *Finding) bool {
 func doctorGrafana(_ context.Context, _ *Session, live *chartmod.Rendered) Finding {
 	f := Finding{Link: "grafana"}
 	n := live.Names
-	ok, ev := fromResult(f.Link, chartmod.CheckGrafana(live))
-	f.Evidence = append(f.Evidence, ev)
-	if !ok {
-		f.Fix = fmt.Sprintf("Grafana's Tempo datasource (ConfigMap %s) must point at http://%s:%d and take its service map from the Prometheus datasource's uid; run `svcgraph up` again without -f/--set values that change it.",
-			n.GrafanaDatasourceConfigMap, n.TempoQueryFrontendService, n.TempoQueryFrontendPort)
+	if !f.holds(chartmod.CheckGrafana(live),
+		fmt.Sprintf("Grafana's Tempo datasource (ConfigMap %s) must point at http://%s:%d and take its service map from the Prometheus datasource's uid; run `svcgraph up` again without -f/--set values that change it.",
+			n.GrafanaDatasourceConfigMap, n.TempoQueryFrontendService, n.TempoQueryFrontendPort)) {
 		return f
 	}
 	f.OK = true
