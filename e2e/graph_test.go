@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,37 +81,16 @@ func verifying(args []string) []string {
 // release's Prometheus pod to target as soon as the pod exists (its name is made at install).
 func (w *world) runRoutingPrometheus(t *testing.T, limit time.Duration, names chartmod.Names, target string, args []string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, w.svcgraph, args...)
-	cmd.Env, cmd.Dir, cmd.WaitDelay = w.environ(), w.dir, 10*time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-
-	var err error
-	if pod := w.waitPrometheusPod(ctx, names, exited, &err); pod != "" {
-		w.cluster.ForwardPod(t, w.Namespace, pod, testcluster.Rule{PodPort: 9090, Target: target})
-		t.Logf("Prometheus pod %s: port 9090 sent to %s after %s", pod, target, time.Since(start).Round(time.Millisecond))
-		err = <-exited
-	}
-	r := result{args: args, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
-	w.record(r.String())
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee) && ctx.Err() == nil:
-		r.code = ee.ExitCode()
-	default:
-		t.Fatalf("svcgraph %s: %v (limit %s)\n%s", strings.Join(args, " "), err, limit, r)
-	}
-	t.Logf("svcgraph %s: exit %d in %s", strings.Join(args, " "), r.code, r.took.Round(time.Millisecond))
-	return r
+	return w.runWhile(t, limit, func(ctx context.Context, exited <-chan error) error {
+		var err error
+		if pod := w.waitPrometheusPod(ctx, names, exited, &err); pod != "" {
+			w.cluster.ForwardPod(t, w.Namespace, pod, testcluster.Rule{PodPort: 9090, Target: target})
+			t.Logf("Prometheus pod %s: port 9090 sent to %s after %s", pod, target, time.Since(start).Round(time.Millisecond))
+			return errNotWaited
+		}
+		return err // the process exited first (its exit), or the watch could not go on (why)
+	}, args...)
 }
 
 // waitPrometheusPod watches the world's namespace (it need not exist yet) for the pod of the

@@ -263,6 +263,14 @@ func (w *world) record(s string) {
 // run runs svcgraph to its end (at most limit) and returns what it printed and its exit code.
 func (w *world) run(t *testing.T, limit time.Duration, args ...string) result {
 	t.Helper()
+	return w.runWhile(t, limit, nil, args...)
+}
+
+// runWhile is run with during called while the process runs: it gets the run's context and the
+// process's exit (a channel that yields Wait's error once) and returns that error when it has
+// received it, or leaves the channel to runWhile by returning errNotWaited.
+func (w *world) runWhile(t *testing.T, limit time.Duration, during func(ctx context.Context, exited <-chan error) error, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, w.svcgraph, args...)
@@ -272,7 +280,18 @@ func (w *world) run(t *testing.T, limit time.Duration, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	err := errNotWaited
+	if during != nil {
+		err = during(ctx, exited)
+	}
+	if err == errNotWaited {
+		err = <-exited
+	}
 	r := result{args: args, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
 	var ee *exec.ExitError
 	switch {
@@ -288,6 +307,9 @@ func (w *world) run(t *testing.T, limit time.Duration, args ...string) result {
 	t.Logf("svcgraph %s: exit %d in %s", strings.Join(args, " "), r.code, r.took.Round(time.Millisecond))
 	return r
 }
+
+// errNotWaited is what a runWhile callback returns when it did not take the process's exit.
+var errNotWaited = errors.New("not waited for")
 
 // expect checks the exit code and that the output is plain (no escape codes: stdout is a pipe).
 func expect(t *testing.T, r result, code int) {
