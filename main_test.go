@@ -50,6 +50,7 @@ func TestBadInputIsAUsageError(t *testing.T) {
 		{"up", "--bogus"},
 		{"up", "--cpus", "1"},
 		{"up", "--memory", "lots"},
+		{"up", "--memory", "9223372036854775807"},
 		{"up", "--output", "yaml"},
 		{"up", "--port", "70000"},
 		{"forward", "--port", "0"},
