@@ -259,11 +259,11 @@ func stateDir(cacheDir string) string {
 // colour and cursor movement; plain lines everywhere else, so logs and files stay clean.
 func runner(c *cli.Context) *steps.Runner {
 	r := &steps.Runner{Out: c.App.Writer, Verbose: c.Bool("verbose")}
-	f, isFile := c.App.Writer.(*os.File)
+	f, isTerminal := terminal(c.App.Writer)
 	switch {
 	case c.String("output") == "json":
 		r.Mode = steps.JSON
-	case isFile && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb":
+	case isTerminal && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb":
 		r.Mode, r.TTY = steps.Terminal, f
 	}
 	return r
@@ -325,7 +325,7 @@ func render(c *cli.Context) error {
 	r := runner(c)
 	r.Out = c.App.ErrWriter
 	if r.Mode == steps.Terminal {
-		r.TTY, _ = c.App.ErrWriter.(*os.File)
+		r.TTY, _ = terminal(c.App.ErrWriter)
 	}
 	cfg, err := config(c)
 	if err != nil {
@@ -372,8 +372,41 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	err := newApp(os.Stdout, os.Stderr).RunContext(ctx, os.Args)
-	os.Exit(exitCode(err, os.Stderr))
+	os.Exit(runCLI(ctx, os.Args, os.Stdout, os.Stderr))
+}
+
+// runCLI runs one command line and returns the process's exit code. A command that did its work
+// but could not write its output (a full disk behind `> file`) does not exit 0.
+func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out := &checkedWriter{Writer: stdout}
+	err := newApp(out, stderr).RunContext(ctx, args)
+	if err == nil && out.err != nil {
+		err = reason.Wrap(reason.Output, out.err, "", "cannot write to standard output")
+	}
+	return exitCode(err, stderr)
+}
+
+// checkedWriter remembers the first failed write, which fmt.Fprint and friends let pass.
+type checkedWriter struct {
+	io.Writer
+	err error
+}
+
+func (w *checkedWriter) Write(p []byte) (int, error) {
+	n, err := w.Writer.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// terminal is the file behind w when it is one (the spinner needs it), seen through checkedWriter.
+func terminal(w io.Writer) (*os.File, bool) {
+	if cw, ok := w.(*checkedWriter); ok {
+		w = cw.Writer
+	}
+	f, ok := w.(*os.File)
+	return f, ok && term.IsTerminal(int(f.Fd()))
 }
 
 // exitCode shows errors nobody has shown yet and returns the documented exit code.

@@ -15,9 +15,19 @@ import (
 func run(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	var out bytes.Buffer
-	err := newApp(&out, &out).RunContext(context.Background(), append([]string{"svcgraph"}, args...))
-	code := exitCode(err, &out)
+	code := runCLI(context.Background(), append([]string{"svcgraph"}, args...), &out, &out)
 	return out.String(), code
+}
+
+// output is what a command printed, stdout and stderr apart.
+type output struct{ stdout, stderr string }
+
+// runSplit is run with stdout and stderr kept apart, for commands whose stdout is their product.
+func runSplit(t *testing.T, args ...string) (output, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := runCLI(context.Background(), append([]string{"svcgraph"}, args...), &stdout, &stderr)
+	return output{stdout.String(), stderr.String()}, code
 }
 
 func TestUpWithoutMinikubeStopsAtPreflight(t *testing.T) {

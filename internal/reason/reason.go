@@ -21,6 +21,7 @@ type Kind struct {
 var (
 	Internal          = Kind{ID: "INTERNAL", ExitCode: 1, Advice: "This is a bug in svcgraph; please report it with the output of the same command run with -v."}
 	Usage             = Kind{ID: "USAGE", ExitCode: 2, Advice: "Run the command with --help to see the flags it takes."}
+	Output            = Kind{ID: "OUTPUT_FAILED", ExitCode: 3, Advice: "Check where standard output goes: a full disk or a closed pipe loses what svcgraph printed."}
 	MissingBinary     = Kind{ID: "PREFLIGHT_MISSING_BINARY", ExitCode: 10}
 	OldBinary         = Kind{ID: "PREFLIGHT_OLD_BINARY", ExitCode: 11}
 	HostMemory        = Kind{ID: "PREFLIGHT_HOST_MEMORY", ExitCode: 12, Advice: "Ask for less memory with --memory, or close other programs."}
@@ -48,7 +49,7 @@ var (
 )
 
 // Kinds lists every kind, for documentation and for tests that keep exit codes unique.
-var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
+var Kinds = []Kind{Internal, Usage, Output, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
 	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, Cluster, Install, PodsNotReady, Uninstall,
 	NotInstalled, PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
