@@ -98,10 +98,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage:                "the OpenTelemetry demo with Grafana Tempo's service graph on minikube, in one command",
 		Version:              version,
 		EnableBashCompletion: true,
-		Writer:               stdout,
-		ErrWriter:            stderr,
-		ExitErrHandler:       func(*cli.Context, error) {}, // main decides exit codes
-		OnUsageError:         usageError,
+		// helm's own --set syntax has commas ({a,b}, a=x\,y), and file names may too: a value
+		// reaches Helm as typed, one per flag, never split at commas.
+		DisableSliceFlagSeparator: true,
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
+		ExitErrHandler:            func(*cli.Context, error) {}, // main decides exit codes
+		OnUsageError:              usageError,
 		Commands: withUsageErrors([]*cli.Command{
 			{
 				Name:   "up",

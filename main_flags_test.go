@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -26,6 +27,43 @@ func isolatedHome(t *testing.T) string {
 		os.Unsetenv(v)
 	}
 	return home
+}
+
+// Helm's --set syntax has commas ({a,b} lists, \, escapes) and a values file may have one in
+// its name: each reaches Helm as typed, and the rendered manifest shows it arrived whole.
+func TestFlagValuesKeepTheirCommas(t *testing.T) {
+	repo := chartrepo.ServeFixtures(t)
+	home := isolatedHome(t)
+	values := filepath.Join(home, "my,values.yaml")
+	if err := os.WriteFile(values, []byte("default:\n  envOverrides:\n    - name: SVCGRAPH_FROM_FILE\n      value: from-the-file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		flags []string
+		want  *regexp.Regexp
+	}{
+		{"--set with a {a,b} list",
+			[]string{"--set", `opentelemetry-collector.config.receivers.otlp.protocols.http.cors.allowed_origins={http://a.example,http://b.example}`},
+			regexp.MustCompile(`(?m)allowed_origins:\n\s*- http://a\.example\n\s*- http://b\.example`)},
+		{`--set with an escaped \,`,
+			[]string{"--set", `default.envOverrides[0].name=SVCGRAPH_ESCAPED`, "--set", `default.envOverrides[0].value=x\,y`},
+			regexp.MustCompile(`(?m)- name: SVCGRAPH_ESCAPED\n\s*value: "?x,y"?$`)},
+		{"-f with a comma in the file name",
+			[]string{"-f", values},
+			regexp.MustCompile(`(?m)- name: SVCGRAPH_FROM_FILE\n\s*value: "?from-the-file"?$`)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := runSplit(t, append([]string{"render",
+				"--demo-repo", repo.RepoURL("open-telemetry"), "--tempo-repo", repo.RepoURL("grafana-community")}, c.flags...)...)
+			if code != 0 {
+				t.Fatalf("render %v exited %d\n%s", c.flags, code, out.stderr)
+			}
+			if !c.want.MatchString(out.stdout) {
+				t.Errorf("the rendered manifest lacks %s", c.want)
+			}
+		})
+	}
 }
 
 // A command whose output cannot be written (here /dev/full: every write fails with ENOSPC) has
