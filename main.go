@@ -225,7 +225,7 @@ func config(c *cli.Context) (steps.Config, error) {
 		checks = append(checks, cfg.ValidateSize)
 	}
 	if hasFlag(c.Command, "port") {
-		checks = append(checks, cfg.ValidatePort)
+		checks = append(checks, cfg.ValidatePort, cfg.ValidateAddress)
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {

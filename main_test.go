@@ -73,6 +73,74 @@ func TestBadInputIsAUsageError(t *testing.T) {
 	}
 }
 
+// Names are checked as what they become — a minikube profile, a Kubernetes namespace, a Helm
+// release — before anything runs (here: with nothing on PATH, preflight would exit 10), and a
+// forward address must say where to listen. The error names the flag and its value.
+func TestBadNamesAndAddressesAreUsageErrors(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	for _, args := range [][]string{
+		{"up", "--profile", "../../x"},
+		{"down", "--profile", "a/b"},
+		{"status", "--profile", "x"},
+		{"up", "--profile", "start"},
+		{"up", "--profile", "-demo"},
+		{"up", "--namespace", "Otel-Demo"},
+		{"doctor", "--namespace", "otel_demo"},
+		{"down", "--namespace", "../kube-system"},
+		{"up", "--namespace", strings.Repeat("n", 64)},
+		{"up", "--release", "My-Demo"},
+		{"graph", "--release", "demo_1"},
+		{"up", "--release", strings.Repeat("r", 54)},
+		{"up", "--address", ""},
+		{"forward", "--address", ""},
+		{"up", "--address", "my-laptop"},
+	} {
+		out, code := run(t, args...)
+		if code != 2 || !strings.Contains(out, "What to do:") || !strings.Contains(out, args[1]) || !strings.Contains(out, fmt.Sprintf("%q", args[2])) && args[2] != "" {
+			t.Errorf("%v: exit %d, want 2 naming %s and its value, with advice\n%s", args, code, args[1], out)
+		}
+	}
+	for _, ok := range [][]string{
+		{"up", "--profile", "demo.2", "--namespace", "demo-2", "--release", "demo.v2"},
+		{"up", "--address", "localhost"},
+		{"up", "--address", "::1"},
+	} {
+		if out, code := run(t, ok...); code != 10 {
+			t.Errorf("%v: exit %d, want 10 (valid names; preflight finds nothing on PATH)\n%s", ok, code, out)
+		}
+	}
+}
+
+// SVCGRAPH_ADDRESS= (set but empty) is an empty --address, not the default.
+func TestEmptyAddressFromTheEnvironmentIsAUsageError(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("SVCGRAPH_ADDRESS", "")
+	for _, cmd := range []string{"up", "forward"} {
+		if out, code := run(t, cmd); code != 2 || !strings.Contains(out, "--address must not be empty") {
+			t.Errorf("%s with SVCGRAPH_ADDRESS empty: exit %d, want 2\n%s", cmd, code, out)
+		}
+	}
+}
+
+// A forward on another address than loopback exposes the demo: up says so in its first line,
+// not only when the forward starts at the end (or in a detached forwarder's log).
+func TestUpWarnsFirstAboutAnExposedAddress(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	out, code := run(t, "up", "--address", "0.0.0.0")
+	if first, _, _ := strings.Cut(out, "\n"); code != 10 || !strings.HasPrefix(first, "warning: --address 0.0.0.0 exposes") {
+		t.Errorf("exit %d, want 10 after a first line warning about --address 0.0.0.0\n%s", code, out)
+	}
+	if out, _ := run(t, "up", "--address", "0.0.0.0", "--no-forward"); strings.Contains(out, "warning") {
+		t.Errorf("up --no-forward warns about an address it does not use:\n%s", out)
+	}
+	if out, _ := run(t, "up"); strings.Contains(out, "warning") {
+		t.Errorf("up on loopback warns:\n%s", out)
+	}
+}
+
 // down takes no size flags and must not trip over them; without minikube it says how to get it.
 func TestDownWithoutMinikubeNamesTheInstall(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())

@@ -2,9 +2,13 @@ package steps
 
 import (
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -74,11 +78,42 @@ func (c Config) ValidatePort() error {
 	return nil
 }
 
+// ValidateAddress refuses a listen address that is not an IP address or localhost, as kubectl
+// port-forward --address does; an empty one would listen on every interface (commands that forward).
+func (c Config) ValidateAddress() error {
+	if c.Address == "" {
+		return reason.New(reason.Usage, "Leave --address at its default 127.0.0.1, or give 0.0.0.0 to share the demo with your network on purpose.",
+			"--address must not be empty: an empty address listens on every network interface")
+	}
+	if c.Address != "localhost" && net.ParseIP(c.Address) == nil {
+		return reason.New(reason.Usage, "Give an IP address of this machine (or localhost), e.g. --address 127.0.0.1.",
+			"--address %q is not an IP address", c.Address)
+	}
+	return nil
+}
+
+// exposedAddress says whether --address reaches beyond this machine (anything but loopback).
+func (c Config) exposedAddress() bool {
+	ip := net.ParseIP(c.Address)
+	return c.Address != "localhost" && (ip == nil || !ip.IsLoopback())
+}
+
 // Validate refuses bad input every command shares before anything runs, so a typo never leaves
 // a half-done change.
 func (c Config) Validate() error {
 	if c.Profile == "" || c.Namespace == "" || c.Release == "" {
 		return reason.New(reason.Usage, "Leave --profile, --namespace and --release at their defaults or give them a name.", "--profile, --namespace and --release must not be empty")
+	}
+	if err := minikube.ValidateProfileName(c.Profile); err != nil {
+		return reason.Wrap(reason.Usage, err, "Pick a profile name such as --profile svcgraph or --profile demo-2.", "--profile %q is not a valid minikube profile name", c.Profile)
+	}
+	if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
+		return reason.New(reason.Usage, "Use lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters, e.g. --namespace otel-demo.",
+			"--namespace %q is not a valid Kubernetes namespace name: %s", c.Namespace, strings.Join(errs, "; "))
+	}
+	if err := chartutil.ValidateReleaseName(c.Release); err != nil {
+		return reason.New(reason.Usage, "Use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 53 characters, e.g. --release my-otel-demo.",
+			"--release %q is not a valid Helm release name", c.Release)
 	}
 	// Chart versions are known without the network: an unsupported one stops here, before
 	// minikube starts or a chart repository is contacted.

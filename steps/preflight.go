@@ -73,6 +73,10 @@ func (Preflight) ID() string    { return "preflight" }
 func (Preflight) Title() string { return "Checking prerequisites" }
 
 func (Preflight) Run(ctx context.Context, s *Session) error {
+	if c := s.Config; !c.NoForward && c.exposedAddress() {
+		// Said first, not only when the forward starts minutes later (or in a detached log).
+		s.Warn(fmt.Sprintf("--address %s exposes the web store, Grafana and the load generator to every machine that can reach this one", c.Address))
+	}
 	var found, missing, old []string
 	var advice []string
 	versions := readVersions(ctx, s.Exec)
