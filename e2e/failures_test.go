@@ -55,7 +55,9 @@ func TestUpFailures(t *testing.T) {
 			mustContain(t, r, append([]string{"FAIL Starting minikube",
 				fmt.Sprintf("(%s, exit code %d)", c.kind.ID, c.kind.ExitCode)}, c.pieces...)...)
 			minikubeStartFailed(t, w)
-			noDownloads(t, w)
+			// The charts were pulled and checked before minikube started (into svcgraph's cache);
+			// the user's Helm configuration gains the repositories only after minikube runs.
+			helmConfigUntouched(t, w)
 			w.unchanged(t)
 		})
 	}
@@ -70,10 +72,49 @@ func TestUpFailures(t *testing.T) {
 			"("+reason.ChartVersion.ID+", exit code 31)")
 		noDownloads(t, w)
 		w.unchanged(t)
-		if calls := w.minikubeCalls(t); countCalls(calls, "start ") > 0 {
-			t.Logf("note: minikube start ran before the version was refused: %v", calls)
+		if calls := w.minikubeCalls(t); len(calls) > 0 {
+			t.Errorf("minikube ran although the version was refused on the command line: %v", calls)
 		}
 	})
+
+	// Input that only the charts can judge — values files, --set expressions — is judged before
+	// minikube is touched: the charts are pulled, patched and rendered with it first.
+	for _, c := range []struct {
+		name  string
+		flags func(w *world) []string
+		says  string
+	}{
+		{"missing -f file", func(w *world) []string { return []string{"-f", filepath.Join(w.dir, "missing.yaml")} }, "missing.yaml"},
+		{"malformed -f file", func(w *world) []string {
+			f := filepath.Join(w.dir, "bad.yaml")
+			if err := os.WriteFile(f, []byte("default: [unclosed\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"-f", f}
+		}, "bad.yaml"},
+		{"bad --set", func(*world) []string { return []string{"--set", "default.env[=x"} }, "failed parsing --set data"},
+	} {
+		t.Run(c.name+" is refused before minikube starts", func(t *testing.T) {
+			w := newWorld(t, "badvalues")
+			t.Cleanup(func() { w.teardown(t) })
+			r := w.run(t, 5*time.Minute, w.upArgs(append([]string{"--no-forward"}, c.flags(w)...)...)...)
+			expect(t, r, reason.BadValues.ExitCode)
+			mustContain(t, r, "FAIL Pulling and patching the charts", c.says, "("+reason.BadValues.ID+", exit code 35)")
+			if calls := w.minikubeCalls(t); countCalls(calls, "start ") > 0 {
+				t.Errorf("minikube start ran although the values were bad: %v", calls)
+			}
+			helmConfigUntouched(t, w)
+			w.unchanged(t)
+		})
+	}
+}
+
+// helmConfigUntouched asserts that svcgraph added no repository to the world's Helm configuration.
+func helmConfigUntouched(t *testing.T, w *world) {
+	t.Helper()
+	if data, err := os.ReadFile(filepath.Join(w.dir, "helm", "config", "repositories.yaml")); err == nil {
+		t.Errorf("the Helm configuration gained repositories before the failure:\n%s", data)
+	}
 }
 
 // noDownloads asserts that svcgraph did not touch the chart repositories.

@@ -31,7 +31,7 @@ func TestInterruptedInstallThenUp(t *testing.T) {
 		defer cancel()
 		up := w.start(t, ctx, "interrupted during the install", w.upArgs("--no-forward")...)
 		// Plain output prints a step's line when it ends: the install starts right after this one.
-		up.await(t, "ok   Pulling and patching the charts", 5*time.Minute, "up never got to the install")
+		up.await(t, "ok   Adding Helm repositories", 5*time.Minute, "up never got to the install")
 		// Helm stores the release as pending-install before it creates the demo's objects, which
 		// takes a while: interrupting then is interrupting the install itself.
 		w.waitReleaseStatus(t, ctx, release.StatusPendingInstall)

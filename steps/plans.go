@@ -1,8 +1,11 @@
 package steps
 
-// UpPlan is `svcgraph up`, in order.
+// UpPlan is `svcgraph up`, in order. Everything that can refuse the input comes before the first
+// change: the charts are pulled (into svcgraph's own cache), patched, rendered with the user's
+// -f/--set values and checked before minikube starts, and the user's Helm configuration gains
+// the repositories only once the cluster is there to install into.
 func UpPlan(c Config) Plan {
-	p := Plan{Preflight{}, StartMinikube{}, AddRepos{}, PrepareCharts{}, Install{}, WaitPods{}}
+	p := Plan{Preflight{}, PrepareCharts{}, StartMinikube{}, AddRepos{}, Install{}, WaitPods{}}
 	if !c.NoForward {
 		p = append(p, Forward{})
 	}
@@ -24,5 +27,6 @@ func DownPlan(c Config) Plan {
 	return p
 }
 
-// RenderPlan is `svcgraph render`: charts only, no cluster.
-func RenderPlan(Config) Plan { return Plan{AddRepos{}, PrepareCharts{}} }
+// RenderPlan is `svcgraph render`: charts only, no cluster. Values that do not render leave the
+// Helm configuration as it was.
+func RenderPlan(Config) Plan { return Plan{PrepareCharts{}, AddRepos{}} }
