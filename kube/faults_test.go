@@ -295,3 +295,25 @@ func TestWaitPodsSurvivesAPIServerRestart(t *testing.T) {
 	}
 	t.Logf("progress %s; API server stopped at %s; pods Ready at %s", strings.Join(counts, " "), stopped.Format(time.TimeOnly), strings.Join(readyAt, ", "))
 }
+
+// A container may log megabytes in a few lines; the timeout report reads at most logTailBytes of
+// its log, however long the lines asked for are.
+func TestLogTailReadsABoundedAmount(t *testing.T) {
+	cl := testcluster.Require(t)
+	ns := cl.Namespace(t, "kube-logtail")
+	c := newClient(t, cl, ns)
+	ctx := testContext(t, time.Minute)
+	mkPod(t, cl, ns, "chatty", nil, nil)
+	if err := c.WaitPods(ctx, ns, WaitOptions{Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(t.TempDir(), "chatty.log")
+	if err := os.WriteFile(logFile, []byte("starting\n"+strings.Repeat("x", 4*logTailBytes)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl.PodLogs(t, ns, "chatty", "web", logFile)
+	got := c.logTail(ctx, ns, PodProblem{Pod: "chatty", Container: "web", Reason: ReasonNotReady}, 10)
+	if len(got) == 0 || len(got) > logTailBytes {
+		t.Errorf("log tail of a %d-byte log is %d bytes, want 1..%d", 4*logTailBytes+10, len(got), logTailBytes)
+	}
+}

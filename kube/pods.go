@@ -33,6 +33,8 @@ type WaitOptions struct {
 const (
 	defaultPersist  = 20 * time.Second
 	defaultLogLines = 10
+	// logTailBytes bounds each log read of the timeout report.
+	logTailBytes = 16 << 10
 )
 
 // WaitPods waits until every pod in the namespace (or matching the selector) is Ready and every
@@ -307,7 +309,8 @@ func (c *Client) logTail(ctx context.Context, ns string, p PodProblem, lines int
 	if p.Container == "" {
 		return ""
 	}
-	opts := &corev1.PodLogOptions{Container: p.Container, TailLines: ptr(int64(lines))}
+	// LimitBytes too: a few lines can still be megabytes (a stack dump, a one-line JSON blob).
+	opts := &corev1.PodLogOptions{Container: p.Container, TailLines: ptr(int64(lines)), LimitBytes: ptr(int64(logTailBytes))}
 	switch p.Reason {
 	case ReasonCrashLoop, ReasonOOMKilled:
 		opts.Previous = true
