@@ -45,7 +45,7 @@ func TestGraphAndDoctorCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := k.Uninstall(context.Background(), release); err != nil {
+		if err := k.Uninstall(context.Background(), release, time.Minute); err != nil {
 			t.Errorf("uninstall %s: %v", release, err)
 		}
 	})

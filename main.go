@@ -24,6 +24,7 @@ import (
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
+	"github.com/svcgraph/svcgraph/kube"
 	"github.com/svcgraph/svcgraph/steps"
 )
 
@@ -47,6 +48,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "release", Value: "my-otel-demo", Usage: "Helm release name", EnvVars: env("release")},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the commands svcgraph runs and more detail", EnvVars: env("verbose")},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json (one event per line)", EnvVars: env("output")},
+		&cli.DurationFlag{Name: "request-timeout", Value: kube.DefaultRequestTimeout, Usage: "how long the Kubernetes API server may take to answer one request (0: no limit); watches and port-forwards only have to start within it", EnvVars: env("request-timeout")},
 	}
 }
 
@@ -116,6 +118,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:  "down",
 				Usage: "uninstall the demo and delete its namespace (--stop / --purge also stop / delete the minikube profile)",
 				Flags: concat(globalFlags(), []cli.Flag{
+					&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "how long to wait for the release's delete hooks and for the namespace to be gone", EnvVars: env("timeout")},
 					&cli.BoolFlag{Name: "stop", Usage: "also stop the minikube profile", EnvVars: env("stop")},
 					&cli.BoolFlag{Name: "purge", Usage: "also delete the minikube profile", EnvVars: env("purge")},
 				}),
@@ -180,29 +183,30 @@ func withUsageErrors(cmds []*cli.Command) []*cli.Command {
 // config turns the flags of the running command into one Config.
 func config(c *cli.Context) (steps.Config, error) {
 	cfg := steps.Config{
-		Kubeconfig:   c.String("kubeconfig"),
-		Profile:      c.String("profile"),
-		Namespace:    c.String("namespace"),
-		Release:      c.String("release"),
-		Verbose:      c.Bool("verbose"),
-		CPUs:         c.Int("cpus"),
-		Driver:       c.String("driver"),
-		DemoVersion:  c.String("demo-version"),
-		TempoVersion: c.String("tempo-version"),
-		DemoRepo:     c.String("demo-repo"),
-		TempoRepo:    c.String("tempo-repo"),
-		ValuesFiles:  c.StringSlice("values"),
-		SetValues:    c.StringSlice("set"),
-		Timeout:      c.Duration("timeout"),
-		Address:      c.String("address"),
-		Port:         c.Int("port"),
-		Detach:       c.Bool("detach"),
-		NoForward:    c.Bool("no-forward"),
-		NoVerify:     c.Bool("no-verify"),
-		GraphTimeout: c.Duration("graph-timeout"),
-		StopCluster:  c.Bool("stop"),
-		PurgeCluster: c.Bool("purge"),
-		Helm:         helmcli.New(),
+		Kubeconfig:     c.String("kubeconfig"),
+		Profile:        c.String("profile"),
+		Namespace:      c.String("namespace"),
+		Release:        c.String("release"),
+		Verbose:        c.Bool("verbose"),
+		RequestTimeout: c.Duration("request-timeout"),
+		CPUs:           c.Int("cpus"),
+		Driver:         c.String("driver"),
+		DemoVersion:    c.String("demo-version"),
+		TempoVersion:   c.String("tempo-version"),
+		DemoRepo:       c.String("demo-repo"),
+		TempoRepo:      c.String("tempo-repo"),
+		ValuesFiles:    c.StringSlice("values"),
+		SetValues:      c.StringSlice("set"),
+		Timeout:        c.Duration("timeout"),
+		Address:        c.String("address"),
+		Port:           c.Int("port"),
+		Detach:         c.Bool("detach"),
+		NoForward:      c.Bool("no-forward"),
+		NoVerify:       c.Bool("no-verify"),
+		GraphTimeout:   c.Duration("graph-timeout"),
+		StopCluster:    c.Bool("stop"),
+		PurgeCluster:   c.Bool("purge"),
+		Helm:           helmcli.New(),
 	}
 	if cfg.Output = c.String("output"); cfg.Output != "text" && cfg.Output != "json" {
 		return cfg, reason.New(reason.Usage, "Use --output text or --output json.", "unknown --output %q", cfg.Output)
@@ -213,6 +217,9 @@ func config(c *cli.Context) (steps.Config, error) {
 			return cfg, reason.Wrap(reason.Usage, err, "Use a size such as --memory 8G or --memory 8192mb.", "bad --memory")
 		}
 		cfg.MemoryMB = mb
+	}
+	if cfg.RequestTimeout < 0 {
+		return cfg, reason.New(reason.Usage, "Use a duration such as --request-timeout 30s, or 0 for no limit.", "--request-timeout %s is negative", cfg.RequestTimeout)
 	}
 	var err error
 	if cfg.CacheDir, err = os.UserCacheDir(); err != nil {

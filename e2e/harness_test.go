@@ -111,10 +111,12 @@ type world struct {
 	svcgraph   string // bin/svcgraph
 	home       string
 	kubeconfig string
-	mkState    string
-	mkLog      string
-	stateDir   string // svcgraph's state: $XDG_STATE_HOME/svcgraph
-	extraEnv   []string
+	// sourceKubeconfig is the cluster the minikube double hands out on `start`.
+	sourceKubeconfig string
+	mkState          string
+	mkLog            string
+	stateDir         string // svcgraph's state: $XDG_STATE_HOME/svcgraph
+	extraEnv         []string
 
 	Profile, Namespace, Release string
 	Port                        int
@@ -150,21 +152,31 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 	}
 	cl := testcluster.Require(t)
 	charts := chartrepo.Dir(t)
-	svcgraph, minikube := binaries(t)
+	w := newBareWorld(t, name, cl.Kubeconfig, cfg, map[string]string{
+		"kubectl": filepath.Join(cl.Layout.BinDir(), "kubectl"),
+		"helm":    filepath.Join(cl.Layout.BinDir(), "helm"),
+	})
+	w.cluster, w.repo = cl, chartrepo.Serve(t, charts)
+	return w
+}
 
+// newBareWorld is a world without the loopback cluster and chart repositories: svcgraph and the
+// minikube double (plus tools) on PATH, the double handing out sourceKubeconfig's cluster.
+func newBareWorld(t *testing.T, name, sourceKubeconfig string, cfg worldConfig, tools map[string]string) *world {
+	t.Helper()
+	svcgraph, minikube := binaries(t)
 	dir := t.TempDir()
 	w := &world{
-		cluster:    cl,
-		repo:       chartrepo.Serve(t, charts),
-		dir:        dir,
-		bin:        filepath.Join(dir, "bin"),
-		home:       filepath.Join(dir, "home"),
-		kubeconfig: filepath.Join(dir, "home", ".kube", "config"),
-		mkState:    filepath.Join(dir, "minikube-double"),
-		mkLog:      filepath.Join(dir, "minikube-double.log"),
-		stateDir:   filepath.Join(dir, "state", "svcgraph"),
-		extraEnv:   cfg.env,
-		Profile:    "svcgraph",
+		dir:              dir,
+		bin:              filepath.Join(dir, "bin"),
+		home:             filepath.Join(dir, "home"),
+		kubeconfig:       filepath.Join(dir, "home", ".kube", "config"),
+		sourceKubeconfig: sourceKubeconfig,
+		mkState:          filepath.Join(dir, "minikube-double"),
+		mkLog:            filepath.Join(dir, "minikube-double.log"),
+		stateDir:         filepath.Join(dir, "state", "svcgraph"),
+		extraEnv:         cfg.env,
+		Profile:          "svcgraph",
 		// Unique per test: the cluster is shared with other packages' tests and other runs.
 		Namespace: "e2e-" + name + "-" + rand.String(5),
 		// The demo's cluster-scoped objects (ClusterRoles, …) are named after the release, so two
@@ -177,18 +189,13 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 			t.Fatal(err)
 		}
 	}
-	tools := map[string]string{
-		"svcgraph": svcgraph,
-		"minikube": minikube,
-		"kubectl":  filepath.Join(cl.Layout.BinDir(), "kubectl"),
-		"helm":     filepath.Join(cl.Layout.BinDir(), "helm"),
-	}
+	tools["svcgraph"], tools["minikube"] = svcgraph, minikube
 	for name, target := range tools {
 		if cfg.without[name] {
 			continue
 		}
 		if _, err := os.Stat(target); err != nil {
-			t.Fatalf("%s for PATH: %v (scripts/testcluster up links kubectl and helm into %s)", name, err, cl.Layout.BinDir())
+			t.Fatalf("%s for PATH: %v (scripts/testcluster up links kubectl and helm into its bin directory)", name, err)
 		}
 		if err := os.Symlink(target, filepath.Join(w.bin, name)); err != nil {
 			t.Fatal(err)
@@ -220,10 +227,11 @@ func (w *world) environ() []string {
 		"HELM_DATA_HOME=" + filepath.Join(w.dir, "helm", "data"),
 		"KUBECONFIG=" + w.kubeconfig,
 		"MINIKUBE_DOUBLE_STATE=" + w.mkState,
-		"MINIKUBE_DOUBLE_SOURCE_KUBECONFIG=" + w.cluster.Kubeconfig,
+		"MINIKUBE_DOUBLE_SOURCE_KUBECONFIG=" + w.sourceKubeconfig,
 		"MINIKUBE_DOUBLE_LOG=" + w.mkLog,
-		"SVCGRAPH_DEMO_REPO=" + w.repo.RepoURL("open-telemetry"),
-		"SVCGRAPH_TEMPO_REPO=" + w.repo.RepoURL("grafana-community"),
+	}
+	if w.repo != nil {
+		env = append(env, "SVCGRAPH_DEMO_REPO="+w.repo.RepoURL("open-telemetry"), "SVCGRAPH_TEMPO_REPO="+w.repo.RepoURL("grafana-community"))
 	}
 	return append(env, w.extraEnv...)
 }
@@ -731,6 +739,8 @@ func (w *world) dumpState(t *testing.T) {
 		data, _ := os.ReadFile(l)
 		fmt.Fprintf(&b, "----- %s -----\n%s", l, data)
 	}
-	fmt.Fprintf(&b, "----- chart repository requests -----\n%s\n", strings.Join(w.repo.Requests(), "\n"))
+	if w.repo != nil {
+		fmt.Fprintf(&b, "----- chart repository requests -----\n%s\n", strings.Join(w.repo.Requests(), "\n"))
+	}
 	t.Logf("e2e transcript (namespace %s, release %s, port %d):\n%s", w.Namespace, w.Release, w.Port, b.String())
 }

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -25,6 +27,9 @@ type Options struct {
 	Namespace  string // namespace of the release and its pods
 	// Debug receives Helm's progress messages (for -v); nil discards them.
 	Debug func(format string, args ...any)
+	// RequestTimeout bounds each request to the API server (see requestDeadline); 0 means no
+	// bound, as with kubectl's --request-timeout.
+	RequestTimeout time.Duration
 }
 
 // Client talks to one cluster, for one namespace. Creating it makes no API calls.
@@ -50,8 +55,15 @@ func New(o Options) (*Client, error) {
 	flags.KubeConfig = &o.Kubeconfig
 	flags.Context = &o.Context
 	flags.Namespace = &o.Namespace
+	// Every client below — ours and the Helm SDK's — is built from this config, so every request
+	// they make carries the deadline.
 	flags.WrapConfigFn = func(c *rest.Config) *rest.Config {
 		c.QPS, c.Burst = clientQPS, clientBurst
+		if o.RequestTimeout > 0 {
+			c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+				return &requestDeadline{next: rt, timeout: o.RequestTimeout}
+			})
+		}
 		return c
 	}
 

@@ -143,7 +143,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	if err := c.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := c.Release("web"); info != nil || err != nil {
+	if info, err := c.Release(ctx, "web"); info != nil || err != nil {
 		t.Fatalf("Release before install = %+v, %v; want nil, nil", info, err)
 	}
 
@@ -152,8 +152,8 @@ func TestReleaseLifecycle(t *testing.T) {
 	if err != nil || res != (ReleaseResult{Action: ActionInstalled, Revision: 1}) {
 		t.Fatalf("first Apply = %+v, %v; want installed revision 1", res, err)
 	}
-	if _, err := cl.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
-		t.Fatalf("Apply did not create namespace %s: %v", ns, err)
+	if got, err := cl.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil || got.Labels[ManagedByLabel] != ManagedBy {
+		t.Fatalf("Apply did not create namespace %s labelled %s=%s: %v, %v", ns, ManagedByLabel, ManagedBy, got.Labels, err)
 	}
 	res, err = c.Apply(ctx, spec)
 	if err != nil || res != (ReleaseResult{Action: ActionUnchanged, Revision: 1}) {
@@ -165,7 +165,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	if err != nil || res != (ReleaseResult{Action: ActionUpgraded, Revision: 2}) {
 		t.Fatalf("Apply with a new hash = %+v, %v; want upgraded revision 2", res, err)
 	}
-	info, err := c.Release("web")
+	info, err := c.Release(ctx, "web")
 	if err != nil || info.Status != "deployed" || info.Revision != 2 || !info.HashMatches(spec.Hash) {
 		t.Fatalf("Release after upgrade = %+v, %v", info, err)
 	}
@@ -190,27 +190,34 @@ func TestReleaseLifecycle(t *testing.T) {
 	}
 
 	for i := range 2 { // twice: an absent release is fine
-		if err := c.Uninstall(ctx, "web"); err != nil {
+		if err := c.Uninstall(ctx, "web", time.Minute); err != nil {
 			t.Fatalf("Uninstall #%d: %v", i+1, err)
 		}
 	}
-	if info, err := c.Release("web"); info != nil || err != nil {
+	if info, err := c.Release(ctx, "web"); info != nil || err != nil {
 		t.Fatalf("Release after uninstall = %+v, %v; want nil, nil", info, err)
 	}
 	// Two at once (the second usually finds the namespace terminating), then one more when it is gone.
-	deleted := make(chan error, 2)
+	type deletion struct {
+		done NamespaceOutcome
+		err  error
+	}
+	deleted := make(chan deletion, 2)
 	for range 2 {
-		go func() { deleted <- c.DeleteNamespace(ctx, ns) }()
+		go func() {
+			done, err := c.DeleteNamespace(ctx, ns, time.Minute)
+			deleted <- deletion{done, err}
+		}()
 	}
 	for i := range 3 {
-		var err error
+		var d deletion
 		if i < 2 {
-			err = <-deleted
+			d = <-deleted
 		} else {
-			err = c.DeleteNamespace(ctx, ns)
+			d.done, d.err = c.DeleteNamespace(ctx, ns, time.Minute)
 		}
-		if err != nil {
-			t.Fatalf("DeleteNamespace #%d: %v", i+1, err)
+		if d.err != nil || d.done == NamespaceLeft || i == 2 && d.done != NamespaceAbsent {
+			t.Fatalf("DeleteNamespace #%d = %v, %v; want it deleted (absent the third time)", i+1, d.done, d.err)
 		}
 		if _, err := cl.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("namespace %s still there after DeleteNamespace returned: %v", ns, err)
@@ -254,7 +261,7 @@ func TestApplyRecoversHalfDoneReleases(t *testing.T) {
 	if err != nil || res != (ReleaseResult{Action: ActionUpgradedFailed, Revision: 6}) {
 		t.Fatalf("Apply over failed = %+v, %v; want %q revision 6", res, err, ActionUpgradedFailed)
 	}
-	if info, _ := c.Release("web"); info.Status != "deployed" || !info.HashMatches("h1") {
+	if info, _ := c.Release(ctx, "web"); info.Status != "deployed" || !info.HashMatches("h1") {
 		t.Fatalf("release after recoveries = %+v", info)
 	}
 }
@@ -283,7 +290,7 @@ func TestApplyInterruptedLeavesFailedThenRecovers(t *testing.T) {
 	if reason.Of(err).Kind != reason.Interrupted {
 		t.Fatalf("interrupted Apply = %v, want kind %s", err, reason.Interrupted.ID)
 	}
-	info, err := c.Release("web")
+	info, err := c.Release(ctx, "web")
 	if err != nil || info == nil || info.Status != "failed" {
 		t.Fatalf("release after the interrupt = %+v, %v; want status failed", info, err)
 	}
@@ -407,4 +414,31 @@ func httpGet(url string) (string, error) {
 	var b strings.Builder
 	_, err = io.Copy(&b, resp.Body)
 	return b.String(), err
+}
+
+// A namespace svcgraph did not create — the user's own, or one Helm created for an svcgraph from
+// before the label — is never deleted: the release goes, the namespace stays as it was.
+func TestDeleteNamespaceLeavesWhatSvcgraphDidNotCreate(t *testing.T) {
+	cl := testcluster.Require(t)
+	ns := cl.Namespace(t, "kube-users") // created without svcgraph's label
+	c := newClient(t, cl, ns)
+	ctx := testContext(t, 3*time.Minute)
+	spec := ReleaseSpec{Name: "web", Chart: tinyChart(appTemplate), Values: map[string]any{"replicas": 1}, Hash: "h1", Timeout: time.Minute}
+	if _, err := c.Apply(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cl.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil || got.Labels[ManagedByLabel] != "" {
+		t.Fatalf("install into the existing namespace labelled it: %v, %v", got.Labels, err)
+	}
+	if err := c.Uninstall(ctx, "web", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	done, err := c.DeleteNamespace(ctx, ns, time.Minute)
+	if err != nil || done != NamespaceLeft {
+		t.Fatalf("DeleteNamespace of the user's namespace = %v, %v; want it left", done, err)
+	}
+	if after, err := cl.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil || after.DeletionTimestamp != nil || after.UID != got.UID {
+		t.Fatalf("the user's namespace is gone or going: %v, %v", after, err)
+	}
 }

@@ -87,8 +87,8 @@ func hashLabelValue(h string) string {
 const installAdvice = "Read Helm's error above. Running `svcgraph up` again retries (a failed release is upgraded); `svcgraph down` then `svcgraph up` starts from scratch."
 
 // Release returns the latest revision of the named release, or nil, nil when there is none.
-func (c *Client) Release(name string) (*ReleaseInfo, error) {
-	rel, err := c.lastRelease(name)
+func (c *Client) Release(ctx context.Context, name string) (*ReleaseInfo, error) {
+	rel, err := c.lastRelease(ctx, name)
 	if err != nil || rel == nil {
 		return nil, err
 	}
@@ -104,10 +104,13 @@ func (c *Client) Release(name string) (*ReleaseInfo, error) {
 	return info, nil
 }
 
-func (c *Client) lastRelease(name string) (*release.Release, error) {
-	rel, err := c.newestRevision(name)
+func (c *Client) lastRelease(ctx context.Context, name string) (*release.Release, error) {
+	rel, err := c.newestRevision(ctx, name)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return nil, nil
+	}
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return nil, interrupted(ctx, "reading Helm release "+name)
 	}
 	if err != nil {
 		return nil, reason.Wrap(reason.Cluster, err, "", "cannot read the Helm release %q in namespace %s", name, c.opts.Namespace)
@@ -121,10 +124,10 @@ func (c *Client) lastRelease(name string) (*release.Release, error) {
 // Secrets carry the revision as a label, so a metadata-only list finds the newest and one Get
 // decodes it. Anything unexpected (a missing label, a revision pruned in between, one that does
 // not decode) falls back to Helm's own Last, which skips what it cannot read.
-func (c *Client) newestRevision(name string) (*release.Release, error) {
+func (c *Client) newestRevision(ctx context.Context, name string) (*release.Release, error) {
 	sel := labels.Set{"owner": "helm", "name": name}.String()
 	list, err := c.meta.Resource(corev1.SchemeGroupVersion.WithResource("secrets")).Namespace(c.opts.Namespace).
-		List(context.Background(), metav1.ListOptions{LabelSelector: sel})
+		List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, err
 	}
@@ -135,15 +138,24 @@ func (c *Client) newestRevision(name string) (*release.Release, error) {
 	for _, s := range list.Items {
 		v, err := strconv.Atoi(s.Labels["version"])
 		if err != nil || v <= 0 {
-			return c.helm.Releases.Last(name)
+			newest = 0
+			break
 		}
 		newest = max(newest, v)
 	}
-	rel, err := c.helm.Releases.Get(name, newest)
-	if err != nil || rel == nil || rel.Info == nil {
-		return c.helm.Releases.Last(name)
-	}
-	return rel, nil
+	// Helm's storage takes no context: run it aside so Ctrl-C is answered at once (the request
+	// deadline bounds it otherwise).
+	var rel *release.Release
+	err = runAside(ctx, func() (err error) {
+		if newest > 0 {
+			if rel, err = c.helm.Releases.Get(name, newest); err == nil && rel != nil && rel.Info != nil {
+				return nil
+			}
+		}
+		rel, err = c.helm.Releases.Last(name)
+		return err
+	})
+	return rel, err
 }
 
 // Apply brings the release to the spec: install the first time (creating the namespace), upgrade
@@ -154,7 +166,7 @@ func (c *Client) Apply(ctx context.Context, s ReleaseSpec) (ReleaseResult, error
 	if ctx.Err() != nil {
 		return ReleaseResult{}, interrupted(ctx, "preparing the release")
 	}
-	last, err := c.lastRelease(s.Name)
+	last, err := c.lastRelease(ctx, s.Name)
 	if err != nil {
 		return ReleaseResult{}, err
 	}
@@ -172,7 +184,7 @@ func (c *Client) Apply(ctx context.Context, s ReleaseSpec) (ReleaseResult, error
 	case release.StatusPendingUpgrade, release.StatusPendingRollback:
 		// Helm refuses to upgrade a pending release; going back to the last good revision first
 		// also puts the resources back in a known state.
-		good, err := c.lastGoodRevision(s.Name)
+		good, err := c.lastGoodRevision(ctx, s.Name)
 		if err != nil {
 			return ReleaseResult{}, err
 		}
@@ -186,17 +198,20 @@ func (c *Client) Apply(ctx context.Context, s ReleaseSpec) (ReleaseResult, error
 	}
 	// pending-install, uninstalling, uninstalled (kept history), unknown: the release never
 	// became usable, so remove what is there and install afresh.
-	if err := c.Uninstall(ctx, s.Name); err != nil {
+	if err := c.Uninstall(ctx, s.Name, s.Timeout); err != nil {
 		return ReleaseResult{}, err
 	}
 	return c.install(ctx, s, ActionReinstalled)
 }
 
 func (c *Client) install(ctx context.Context, s ReleaseSpec, act string) (ReleaseResult, error) {
+	// The namespace is created here, not by Helm, so that it carries svcgraph's label.
+	if err := c.EnsureNamespace(ctx, c.opts.Namespace); err != nil {
+		return ReleaseResult{}, err
+	}
 	in := action.NewInstall(c.helm)
 	in.ReleaseName = s.Name
 	in.Namespace = c.opts.Namespace
-	in.CreateNamespace = true
 	in.Timeout = s.Timeout
 	in.Labels = specLabels(s)
 	rel, err := in.RunWithContext(ctx, s.Chart, s.Values)
@@ -229,8 +244,15 @@ func specLabels(s ReleaseSpec) map[string]string {
 }
 
 // lastGoodRevision is the newest revision that was deployed at some point, or 0.
-func (c *Client) lastGoodRevision(name string) (int, error) {
-	hist, err := c.helm.Releases.History(name)
+func (c *Client) lastGoodRevision(ctx context.Context, name string) (int, error) {
+	var hist []*release.Release
+	err := runAside(ctx, func() (err error) {
+		hist, err = c.helm.Releases.History(name)
+		return err
+	})
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return 0, interrupted(ctx, "reading the history of Helm release "+name)
+	}
 	if err != nil {
 		return 0, reason.Wrap(reason.Cluster, err, "", "cannot read the history of Helm release %q", name)
 	}
@@ -256,11 +278,12 @@ func (c *Client) rollback(ctx context.Context, s ReleaseSpec, revision int) erro
 	return nil
 }
 
-// Uninstall removes the release and its resources; a release that is not there is fine.
-func (c *Client) Uninstall(ctx context.Context, name string) error {
+// Uninstall removes the release and its resources; a release that is not there is fine. The
+// timeout is for the chart's delete hooks.
+func (c *Client) Uninstall(ctx context.Context, name string, timeout time.Duration) error {
 	un := action.NewUninstall(c.helm)
 	un.IgnoreNotFound = true
-	un.Timeout = 5 * time.Minute // for delete hooks only
+	un.Timeout = timeout
 	err := runAside(ctx, func() error {
 		_, err := un.Run(name)
 		if errors.Is(err, driver.ErrReleaseNotFound) {

@@ -17,9 +17,10 @@ func TestLastReleaseIsHelmsNewestRevision(t *testing.T) {
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-last")
 	c := newClient(t, cl, ns)
+	ctx := testContext(t, time.Minute)
 	ch := tinyChart(appTemplate)
 
-	if rel, err := c.lastRelease("web"); rel != nil || err != nil {
+	if rel, err := c.lastRelease(ctx, "web"); rel != nil || err != nil {
 		t.Fatalf("lastRelease with no revisions = %v, %v; want nil, nil", rel, err)
 	}
 	for _, v := range []int{2, 11, 9, 1, 10} {
@@ -40,7 +41,7 @@ func TestLastReleaseIsHelmsNewestRevision(t *testing.T) {
 	assertNewest := func(want int, wantStatus release.Status, wantFallback bool) {
 		t.Helper()
 		fellBack = false
-		got, err := c.lastRelease("web")
+		got, err := c.lastRelease(ctx, "web")
 		if fellBack != wantFallback {
 			t.Errorf("lastRelease fell back to Helm's Last: %v, want %v", fellBack, wantFallback)
 		}

@@ -1,10 +1,12 @@
 package kube
 
+import "context"
+
 // ReleaseCharts returns the version of the release's chart and of the dependencies it declares,
 // so commands that did not install the release (forward, status) can tell which names it uses.
 // ok is false when there is no such release.
-func (c *Client) ReleaseCharts(name string) (version string, deps map[string]string, ok bool, err error) {
-	rel, err := c.lastRelease(name)
+func (c *Client) ReleaseCharts(ctx context.Context, name string) (version string, deps map[string]string, ok bool, err error) {
+	rel, err := c.lastRelease(ctx, name)
 	if err != nil || rel == nil || rel.Chart == nil || rel.Chart.Metadata == nil {
 		return "", nil, false, err
 	}

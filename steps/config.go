@@ -23,6 +23,8 @@ type Config struct {
 	Release    string
 	Verbose    bool
 	Output     string // text or json
+	// RequestTimeout bounds each request to the API server; 0 means no bound.
+	RequestTimeout time.Duration
 
 	// minikube
 	CPUs     int
@@ -41,7 +43,7 @@ type Config struct {
 	Helm         *cli.EnvSettings
 	KubeVersion  string // Kubernetes version assumed when rendering without a cluster
 
-	// install, wait and forward
+	// install, wait and forward; down: delete hooks and the namespace's deletion
 	Timeout   time.Duration
 	Address   string
 	Port      int

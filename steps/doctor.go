@@ -66,7 +66,7 @@ func (r *DoctorReport) Err() error {
 // Doctor walks the live release's service-graph pipeline and stops at the first broken link.
 // It fails only when it cannot look (no cluster, no release).
 func Doctor(ctx context.Context, s *Session) (*DoctorReport, error) {
-	o, err := s.releaseOptions()
+	o, err := s.releaseOptions(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func doctorOnALiveRelease(t *testing.T, cl *testcluster.Cluster, pair chartmod.P
 	// namespace's deletion leaves behind: a release name of its own, uninstalled at the end.
 	release := "dr-" + ns[strings.LastIndex(ns, "-")+1:]
 	t.Cleanup(func() {
-		if err := k.Uninstall(context.Background(), release); err != nil {
+		if err := k.Uninstall(context.Background(), release, time.Minute); err != nil {
 			t.Errorf("uninstall %s: %v", release, err)
 		}
 	})
@@ -274,7 +274,7 @@ func doctorOnALiveRelease(t *testing.T, cl *testcluster.Cluster, pair chartmod.P
 
 	// 5. The collector Ready, but logging failed exports to Tempo (kwok serves the log we write;
 	// it stays until the test ends, so this phase is the last).
-	o, err := s.releaseOptions()
+	o, err := s.releaseOptions(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

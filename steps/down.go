@@ -59,7 +59,7 @@ func (Uninstall) Run(ctx context.Context, s *Session) error {
 	if k == nil || err != nil {
 		return err
 	}
-	rel, err := k.Release(s.Config.Release)
+	rel, err := k.Release(ctx, s.Config.Release)
 	if err != nil {
 		return err
 	}
@@ -67,15 +67,16 @@ func (Uninstall) Run(ctx context.Context, s *Session) error {
 		s.Result("release " + s.Config.Release + " was not installed")
 		return nil
 	}
-	if err := k.Uninstall(ctx, s.Config.Release); err != nil {
+	if err := k.Uninstall(ctx, s.Config.Release, s.Config.Timeout); err != nil {
 		return err
 	}
 	s.Result(fmt.Sprintf("uninstalled release %s (revision %d)", s.Config.Release, rel.Revision))
 	return nil
 }
 
-// DeleteNamespace deletes the namespace and waits until it is gone, so a following `up` does
-// not trip over a namespace that is still terminating.
+// DeleteNamespace deletes the namespace if svcgraph created it, and waits until it is gone, so a
+// following `up` does not trip over a namespace that is still terminating. A namespace svcgraph
+// did not create (the user's, or one from before svcgraph labelled its own) is left alone.
 type DeleteNamespace struct{}
 
 func (DeleteNamespace) ID() string    { return "namespace" }
@@ -86,11 +87,18 @@ func (DeleteNamespace) Run(ctx context.Context, s *Session) error {
 	if k == nil || err != nil {
 		return err
 	}
-	s.Progress("waiting for namespace " + s.Config.Namespace + " to be gone")
-	if err := k.DeleteNamespace(ctx, s.Config.Namespace); err != nil {
+	ns := s.Config.Namespace
+	s.Progress("waiting for namespace " + ns + " to be gone")
+	done, err := k.DeleteNamespace(ctx, ns, s.Config.Timeout)
+	if err != nil {
 		return err
 	}
-	s.Result("namespace " + s.Config.Namespace + " is gone")
+	switch done {
+	case kube.NamespaceLeft:
+		s.Result(fmt.Sprintf("left namespace %s: svcgraph did not create it (`kubectl delete namespace %s` removes it)", ns, ns))
+	default:
+		s.Result("namespace " + ns + " is gone")
+	}
 	return nil
 }
 

@@ -37,7 +37,7 @@ func (Forward) Run(ctx context.Context, s *Session) error {
 			return nil
 		}
 	}
-	names, err := s.names()
+	names, err := s.names(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,11 +91,11 @@ const DefaultAddress = "127.0.0.1"
 
 // names returns the in-cluster names of the installed release: from the charts this run
 // prepared, or from the release itself when this command did not prepare them.
-func (s *Session) names() (chartmod.Names, error) {
+func (s *Session) names(ctx context.Context) (chartmod.Names, error) {
 	if s.Patched != nil {
 		return s.Patched.Names, nil
 	}
-	o, err := s.releaseOptions()
+	o, err := s.releaseOptions(ctx)
 	if err != nil {
 		return chartmod.Names{}, err
 	}
@@ -104,7 +104,7 @@ func (s *Session) names() (chartmod.Names, error) {
 
 // releaseOptions are the chart options of the installed release: this run's, or the versions
 // the release records (forward, graph and doctor run without pulling the charts).
-func (s *Session) releaseOptions() (chartmod.Options, error) {
+func (s *Session) releaseOptions(ctx context.Context) (chartmod.Options, error) {
 	o := s.Config.ChartOptions()
 	if s.Patched != nil {
 		o.DemoVersion, o.TempoVersion = s.Patched.Pair.Demo, s.Patched.Pair.Tempo
@@ -114,7 +114,7 @@ func (s *Session) releaseOptions() (chartmod.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	demo, deps, ok, err := k.ReleaseCharts(s.Config.Release)
+	demo, deps, ok, err := k.ReleaseCharts(ctx, s.Config.Release)
 	if err != nil {
 		return o, err
 	}
@@ -217,7 +217,7 @@ func (s *Session) detachForward(ctx context.Context) error {
 		return reason.Wrap(reason.Internal, err, "", "cannot find the svcgraph executable")
 	}
 	args := []string{"forward", "--background", "--profile", c.Profile, "--namespace", c.Namespace, "--release", c.Release,
-		"--port", strconv.Itoa(c.Port), "--address", c.Address}
+		"--port", strconv.Itoa(c.Port), "--address", c.Address, "--request-timeout", c.RequestTimeout.String()}
 	if c.Kubeconfig != "" {
 		args = append(args, "--kubeconfig", c.Kubeconfig)
 	}
@@ -263,7 +263,7 @@ func (StopForwarder) Run(_ context.Context, s *Session) error {
 // (the parent reads it and goes), then reports on stderr, which goes to the log file. Writing to
 // stdout after the parent has gone would kill it with SIGPIPE.
 func ForwardInBackground(ctx context.Context, s *Session, stdout, stderr io.Writer) error {
-	names, err := s.names()
+	names, err := s.names(ctx)
 	if err != nil {
 		return err
 	}

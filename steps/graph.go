@@ -31,7 +31,7 @@ func (s *Session) prometheus(ctx context.Context, names chartmod.Names) (p *grap
 // ReadGraph reads the installed release's service graph from its Prometheus, through a
 // port-forward on a free local port that is closed again before it returns.
 func ReadGraph(ctx context.Context, s *Session, o graph.Options) (*graph.Graph, error) {
-	names, err := s.names()
+	names, err := s.names(ctx)
 	if err != nil {
 		return nil, err
 	}

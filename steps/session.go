@@ -66,7 +66,8 @@ func (s *Session) Debug(msg string) {
 // Kube returns the cluster client for the profile's kubeconfig context, made on first use.
 func (s *Session) Kube() (*kube.Client, error) {
 	if s.kube == nil {
-		k, err := kube.New(kube.Options{Kubeconfig: s.Config.Kubeconfig, Context: s.Config.Profile, Namespace: s.Config.Namespace})
+		c := s.Config
+		k, err := kube.New(kube.Options{Kubeconfig: c.Kubeconfig, Context: c.Profile, Namespace: c.Namespace, RequestTimeout: c.RequestTimeout})
 		if err != nil {
 			return nil, err
 		}

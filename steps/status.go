@@ -42,7 +42,7 @@ func Status(ctx context.Context, s *Session) (StatusReport, error) {
 	if err != nil {
 		return r, err
 	}
-	rel, err := k.Release(c.Release)
+	rel, err := k.Release(ctx, c.Release)
 	if err != nil {
 		return r, err
 	}

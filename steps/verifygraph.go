@@ -38,7 +38,7 @@ func (v VerifyGraph) Run(ctx context.Context, s *Session) error {
 	if poll <= 0 {
 		poll = 5 * time.Second
 	}
-	names, err := s.names()
+	names, err := s.names(ctx)
 	if err != nil {
 		return err
 	}
