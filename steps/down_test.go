@@ -3,30 +3,62 @@ package steps
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gofrs/flock"
 
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 )
 
-// fakeSpawner is a background-process table for the forwarder's pid file.
+// fakeSpawner records what it is asked to terminate; a forwarder the test pretends runs (by
+// holding its lock) lets go of the lock when terminated.
 type fakeSpawner struct {
-	alive      map[int]bool
+	running    map[int]*flock.Flock
 	terminated []int
 }
 
 func (f *fakeSpawner) Spawn(context.Context, execx.Cmd, string) (int, string, error) {
 	return 0, "", nil
 }
+
 func (f *fakeSpawner) Terminate(pid int) error {
 	f.terminated = append(f.terminated, pid)
-	delete(f.alive, pid)
+	if l := f.running[pid]; l != nil {
+		return l.Unlock()
+	}
 	return nil
 }
-func (f *fakeSpawner) Alive(pid int) bool { return f.alive[pid] }
+
+// pretendForwarder writes the pid file of a background forwarder with pid and, when running,
+// holds its lock as the forwarder would.
+func pretendForwarder(t *testing.T, s *Session, f *fakeSpawner, pid int, running bool) {
+	t.Helper()
+	if err := os.MkdirAll(s.Config.StateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rec := fmt.Sprintf(`{"pid":%d,"url":"http://127.0.0.1:8080","address":"127.0.0.1","port":8080}`, pid)
+	if err := os.WriteFile(s.pidFile(), []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !running {
+		return
+	}
+	l := flock.New(s.lockFile())
+	if took, err := l.TryLock(); !took || err != nil {
+		t.Fatalf("locking %s: %v, %v", l.Path(), took, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if f.running == nil {
+		f.running = map[int]*flock.Flock{}
+	}
+	f.running[pid] = l
+}
 
 func TestDownWithoutARunningProfileSucceedsAndTouchesNothing(t *testing.T) {
 	for _, st := range []struct {
@@ -38,12 +70,10 @@ func TestDownWithoutARunningProfileSucceedsAndTouchesNothing(t *testing.T) {
 	} {
 		x := execx.NewRecorder().On(statusCmd, st.resp)
 		state := t.TempDir()
-		spawner := &fakeSpawner{alive: map[int]bool{4242: true}}
+		spawner := &fakeSpawner{}
 		cfg := Config{Profile: "svcgraph", Namespace: "otel-demo", Release: "my-otel-demo", StateDir: state, PurgeCluster: true}
 		s := &Session{Config: cfg, Exec: x, Spawner: spawner, Minikube: minikube.Driver{Exec: x}}
-		if err := os.WriteFile(s.pidFile(), []byte(`{"pid":4242,"url":"http://127.0.0.1:8080","address":"127.0.0.1","port":8080}`), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		pretendForwarder(t, s, spawner, 4242, true)
 		var out bytes.Buffer
 		if err := (&Runner{Out: &out, Mode: Plain, Now: tick()}).Run(context.Background(), DownPlan(cfg), s); err != nil {
 			t.Fatalf("%s: down failed: %v\n%s", st.name, err, out.String())
@@ -59,8 +89,64 @@ func TestDownWithoutARunningProfileSucceedsAndTouchesNothing(t *testing.T) {
 		if got := strings.Join(x.CallsSnapshot(), "\n"); got != statusCmd+"\nminikube delete -p svcgraph" {
 			t.Errorf("%s: ran\n%s", st.name, got)
 		}
-		if _, err := os.Stat(filepath.Join(state, "forward-svcgraph-otel-demo-my-otel-demo.json")); !os.IsNotExist(err) {
-			t.Errorf("%s: pid file left behind: %v", st.name, err)
+		for _, f := range []string{"forward-svcgraph-otel-demo-my-otel-demo.json", "forward-svcgraph-otel-demo-my-otel-demo.lock"} {
+			if _, err := os.Stat(filepath.Join(state, f)); !os.IsNotExist(err) {
+				t.Errorf("%s: %s left behind: %v", st.name, f, err)
+			}
 		}
 	}
+}
+
+// A pid file whose forwarder is gone names a pid the system may have given to any program since:
+// here a live process the test started, which down must neither signal nor fail on. The stale
+// file is removed.
+func TestDownLeavesTheProcessOfAStalePidFileAlone(t *testing.T) {
+	other := exec.Command("sleep", "300")
+	if err := other.Start(); err != nil {
+		t.Skipf("SKIPPED: cannot start sleep: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- other.Wait() }()
+	t.Cleanup(func() { _ = other.Process.Kill(); <-exited })
+
+	x := execx.NewRecorder().On(statusCmd, execx.Response{Stdout: statusStopped, ExitCode: 7})
+	spawner := &terminateRecorder{Spawner: execx.OS{}}
+	cfg := Config{Profile: "svcgraph", Namespace: "otel-demo", Release: "my-otel-demo", StateDir: t.TempDir()}
+	s := &Session{Config: cfg, Exec: x, Spawner: spawner, Minikube: minikube.Driver{Exec: x}}
+	pretendForwarder(t, s, &fakeSpawner{}, other.Process.Pid, false)
+
+	var out bytes.Buffer
+	if err := (&Runner{Out: &out, Mode: Plain, Now: tick()}).Run(context.Background(), DownPlan(cfg), s); err != nil {
+		t.Fatalf("down failed: %v\n%s", err, out.String())
+	}
+	if len(spawner.terminated) > 0 {
+		t.Errorf("down signalled pid(s) %v, which are not its forwarder's", spawner.terminated)
+	}
+	if want := fmt.Sprintf("ok   Stopping the background forwarder (1.5s): none running (removed the stale pid file of pid %d)\n", other.Process.Pid); !strings.HasPrefix(out.String(), want) {
+		t.Errorf("down said\n%s\nwant it to start with\n%s", out.String(), want)
+	}
+	if _, err := os.Stat(s.pidFile()); !os.IsNotExist(err) {
+		t.Errorf("the stale pid file is still there: %v", err)
+	}
+	select {
+	case err := <-exited:
+		t.Errorf("the unrelated process ended during down: %v", err)
+	default:
+	}
+	// And a status on the stale file (before down removed it) does not call it a forwarder.
+	pretendForwarder(t, s, &fakeSpawner{}, other.Process.Pid, false)
+	if rec, ok := s.liveForwarder(); ok {
+		t.Errorf("a stale pid file counts as a live forwarder: %+v", rec)
+	}
+}
+
+// terminateRecorder is a real Spawner that records every pid it is asked to terminate.
+type terminateRecorder struct {
+	execx.Spawner
+	terminated []int
+}
+
+func (r *terminateRecorder) Terminate(pid int) error {
+	r.terminated = append(r.terminated, pid)
+	return r.Spawner.Terminate(pid)
 }

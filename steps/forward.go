@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
 
 	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/execx"
@@ -183,19 +187,66 @@ type forwarderRecord struct {
 	Port    int    `json:"port"`
 }
 
+// pidFile is where `up --detach` records its forwarder. Config.Validate has checked the names in
+// it (no path separators can get in).
 func (s *Session) pidFile() string {
 	c := s.Config
 	return filepath.Join(c.StateDir, fmt.Sprintf("forward-%s-%s-%s.json", c.Profile, c.Namespace, c.Release))
 }
 
-// liveForwarder returns the background forwarder's record if its process still runs.
-func (s *Session) liveForwarder() (forwarderRecord, bool) {
-	var rec forwarderRecord
+// lockFile is held (flock) by the background forwarder for its whole life. A pid alone proves
+// nothing — once the forwarder is gone the system hands its pid to any other program — but a
+// lock that can be taken proves no forwarder runs, so nothing is signalled on a stale pid file.
+func (s *Session) lockFile() string { return strings.TrimSuffix(s.pidFile(), ".json") + ".lock" }
+
+// backgroundForwarder reads the pid file: found says there is one, alive that its forwarder still
+// holds the lock (and so still has the recorded pid).
+func (s *Session) backgroundForwarder() (rec forwarderRecord, found, alive bool) {
 	data, err := os.ReadFile(s.pidFile())
-	if err != nil || json.Unmarshal(data, &rec) != nil || rec.PID <= 0 || s.Spawner == nil {
-		return rec, false
+	if err != nil {
+		return rec, false, false
 	}
-	return rec, s.Spawner.Alive(rec.PID)
+	if json.Unmarshal(data, &rec) != nil || rec.PID <= 0 {
+		return rec, true, false
+	}
+	lock := flock.New(s.lockFile())
+	defer lock.Close()
+	took, err := lock.TryLock()
+	if err != nil || took {
+		_ = lock.Unlock()
+		return rec, true, false
+	}
+	return rec, true, true
+}
+
+// liveForwarder returns the background forwarder's record if the forwarder still runs.
+func (s *Session) liveForwarder() (forwarderRecord, bool) {
+	rec, _, alive := s.backgroundForwarder()
+	return rec, alive
+}
+
+// forwarderStopWait bounds the wait for a signalled forwarder to let go of its lock.
+const forwarderStopWait = 10 * time.Second
+
+// stopForwarder signals the forwarder of rec (alive: it holds the lock) and waits until it has
+// let go of the lock, so a new forwarder can take its place at once.
+func (s *Session) stopForwarder(ctx context.Context, rec forwarderRecord) error {
+	if err := s.Spawner.Terminate(rec.PID); err != nil {
+		return reason.Wrap(reason.Forward, err, "", "cannot stop the background forwarder (pid %d)", rec.PID)
+	}
+	lock := flock.New(s.lockFile())
+	defer lock.Close()
+	wait, cancel := context.WithTimeout(ctx, forwarderStopWait)
+	defer cancel()
+	took, err := lock.TryLockContext(wait, 20*time.Millisecond)
+	if took {
+		return lock.Unlock()
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return reason.Wrap(reason.Interrupted, ctx.Err(), "", "interrupted while stopping the background forwarder (pid %d)", rec.PID)
+	}
+	return reason.Wrap(reason.Forward, err, fmt.Sprintf("Stop it yourself (pid %d), then run the command again.", rec.PID),
+		"the background forwarder (pid %d) did not stop within %s", rec.PID, forwarderStopWait)
 }
 
 func (s *Session) detachForward(ctx context.Context) error {
@@ -205,8 +256,8 @@ func (s *Session) detachForward(ctx context.Context) error {
 			s.Result(rec.URL + " (already forwarded in the background, pid " + strconv.Itoa(rec.PID) + ")")
 			return nil
 		}
-		if err := s.Spawner.Terminate(rec.PID); err != nil {
-			return reason.Wrap(reason.Forward, err, "", "cannot stop the old background forwarder (pid %d)", rec.PID)
+		if err := s.stopForwarder(ctx, rec); err != nil {
+			return err
 		}
 	}
 	if err := os.MkdirAll(c.StateDir, 0o755); err != nil {
@@ -243,18 +294,24 @@ type StopForwarder struct{}
 func (StopForwarder) ID() string    { return "forwarder" }
 func (StopForwarder) Title() string { return "Stopping the background forwarder" }
 
-func (StopForwarder) Run(_ context.Context, s *Session) error {
-	rec, alive := s.liveForwarder()
-	if alive {
-		if err := s.Spawner.Terminate(rec.PID); err != nil {
-			return reason.Wrap(reason.Forward, err, "", "cannot stop the background forwarder (pid %d)", rec.PID)
+func (StopForwarder) Run(ctx context.Context, s *Session) error {
+	rec, found, alive := s.backgroundForwarder()
+	switch {
+	case alive:
+		if err := s.stopForwarder(ctx, rec); err != nil {
+			return err
 		}
 		s.Result(fmt.Sprintf("stopped pid %d (%s)", rec.PID, rec.URL))
-	} else {
+	case found:
+		// Its process is gone; whatever has its pid now is not ours to signal.
+		s.Result(fmt.Sprintf("none running (removed the stale pid file of pid %d)", rec.PID))
+	default:
 		s.Result("none running")
 	}
-	if err := os.Remove(s.pidFile()); err != nil && !os.IsNotExist(err) {
-		return reason.Wrap(reason.Forward, err, "", "cannot remove the forwarder's pid file")
+	for _, f := range []string{s.pidFile(), s.lockFile()} {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return reason.Wrap(reason.Forward, err, "", "cannot remove the forwarder's state file %s", f)
+		}
 	}
 	return nil
 }
@@ -263,6 +320,19 @@ func (StopForwarder) Run(_ context.Context, s *Session) error {
 // (the parent reads it and goes), then reports on stderr, which goes to the log file. Writing to
 // stdout after the parent has gone would kill it with SIGPIPE.
 func ForwardInBackground(ctx context.Context, s *Session, stdout, stderr io.Writer) error {
+	// Held until the process ends: it is what tells `down` that this pid is still the forwarder.
+	if err := os.MkdirAll(s.Config.StateDir, 0o755); err != nil {
+		return reason.Wrap(reason.Forward, err, "", "cannot create svcgraph's state directory")
+	}
+	lock := flock.New(s.lockFile())
+	defer lock.Close()
+	took, err := lock.TryLock()
+	if err == nil && !took {
+		err = errors.New("locked by another process")
+	}
+	if err != nil {
+		return reason.Wrap(reason.Forward, err, "Run `svcgraph down` to stop the forwarder that runs.", "cannot take the forwarder's lock %s", s.lockFile())
+	}
 	names, err := s.names(ctx)
 	if err != nil {
 		return err

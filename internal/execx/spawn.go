@@ -17,10 +17,8 @@ type Spawner interface {
 	// returns. A program that exits before that is an error showing the log's tail.
 	Spawn(ctx context.Context, c Cmd, logFile string) (pid int, ready string, err error)
 	// Terminate asks the process to stop (SIGTERM; on Windows it is killed). A process that is
-	// already gone is not an error.
+	// already gone is not an error. The caller must know the pid is still its program's.
 	Terminate(pid int) error
-	// Alive says whether a process with this pid exists.
-	Alive(pid int) bool
 }
 
 func (OS) Spawn(ctx context.Context, c Cmd, logFile string) (int, string, error) {

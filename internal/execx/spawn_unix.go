@@ -4,7 +4,6 @@ package execx
 
 import (
 	"errors"
-	"os"
 	"syscall"
 )
 
@@ -17,13 +16,4 @@ func (OS) Terminate(pid int) error {
 		return nil
 	}
 	return err
-}
-
-func (OS) Alive(pid int) bool {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	err = p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -24,12 +24,3 @@ func (OS) Terminate(pid int) error {
 	}
 	return nil
 }
-
-func (OS) Alive(pid int) bool {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	p.Release()
-	return true
-}
