@@ -192,19 +192,23 @@ func Start(t testing.TB, label string, argv, env []string) *Process {
 	return p
 }
 
-// WaitLog waits until the process has logged a line containing want, and returns that line. It
-// fails the test when the process exits first or limit passes.
-func (p *Process) WaitLog(t testing.TB, want string, limit time.Duration) string {
+// WaitLog waits until the process has logged a line containing every piece of want, and returns
+// that line. It fails the test when the process exits first or limit passes.
+func (p *Process) WaitLog(t testing.TB, limit time.Duration, want ...string) string {
 	t.Helper()
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
+	lines:
 		for _, l := range strings.Split(p.Output(), "\n") {
-			if strings.Contains(l, want) {
-				return l
+			for _, w := range want {
+				if !strings.Contains(l, w) {
+					continue lines
+				}
 			}
+			return l
 		}
 		select {
 		case <-p.done:
