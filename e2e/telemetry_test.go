@@ -73,7 +73,8 @@ func TestTelemetryThroughTheRealCollector(t *testing.T) {
 	t.Logf("addresses moved to loopback: %v", moved)
 	argv := append([]string{bin, "--config=" + writeFile(t, "relay.yaml", cfg)}, col.featureGates...)
 	cmd, podEnv := otelcoltest.InPod(t, w.serviceAccount(t, col.serviceAccount), argv)
-	env := append(podEnv, otelcoltest.Env(append(otelcoltest.EnvRefs(relay), col.env...), map[string]string{"MY_POD_IP": "127.0.0.1"})...)
+	col.env["MY_POD_IP"] = "127.0.0.1" // the pod's IP, from the downward API
+	env := append(podEnv, otelcoltest.Env(otelcoltest.EnvRefs(relay), col.env)...)
 	collector := otelcoltest.Start(t, "collector", cmd, env)
 	collector.WaitLog(t, 2*time.Minute, otelcoltest.Ready)
 
@@ -176,10 +177,12 @@ func TestTelemetryThroughTheRealCollector(t *testing.T) {
 }
 
 // liveCollectorInfo is the installed collector: the workload whose pods mount the ConfigMap, its
-// image, service account, feature gates and environment variable names, and one pod of it.
+// image, service account, feature gates and the environment variables given as plain values
+// (those from the downward API the test sets itself), and one pod of it.
 type liveCollectorInfo struct {
 	workload, image, serviceAccount, pod string
-	featureGates, env                    []string
+	featureGates                         []string
+	env                                  map[string]string
 }
 
 func (w *world) liveCollector(t *testing.T, configMap string) liveCollectorInfo {
@@ -214,14 +217,16 @@ func (w *world) liveCollector(t *testing.T, configMap string) liveCollectorInfo 
 			continue
 		}
 		c := wl.spec.Containers[0]
-		info := liveCollectorInfo{workload: wl.name, image: c.Image, serviceAccount: wl.spec.ServiceAccountName}
+		info := liveCollectorInfo{workload: wl.name, image: c.Image, serviceAccount: wl.spec.ServiceAccountName, env: map[string]string{}}
 		for _, a := range c.Args {
 			if strings.HasPrefix(a, "--feature-gates") {
 				info.featureGates = append(info.featureGates, a)
 			}
 		}
 		for _, e := range c.Env {
-			info.env = append(info.env, e.Name)
+			if e.ValueFrom == nil {
+				info.env[e.Name] = e.Value
+			}
 		}
 		sel, err := metav1.LabelSelectorAsSelector(wl.selector)
 		if err != nil {

@@ -9,13 +9,12 @@ import (
 )
 
 // Collector is the collector a rendered chart pair runs: its config (ConfigMap key relay), the
-// version of its image, and its container's arguments and environment variable names.
+// version of its image, and its container's arguments.
 type Collector struct {
 	Pair    chartmod.Pair
 	Config  string
 	Version string   // the image tag without a leading v, e.g. 0.97.0
 	Args    []string // the container's args, --config included
-	Env     []string // names of the container's environment variables
 	Object  string   // Kind/name of the workload
 }
 
@@ -64,11 +63,6 @@ func CollectorOf(r *chartmod.Rendered) (*Collector, error) {
 			col := &Collector{Pair: r.Pair, Config: relay, Version: strings.TrimPrefix(tag, "v"), Object: o.Kind + "/" + o.Name}
 			for _, a := range asList(dig(c, "args")) {
 				col.Args = append(col.Args, fmt.Sprint(a))
-			}
-			for _, e := range asList(dig(c, "env")) {
-				if n, ok := dig(e, "name").(string); ok {
-					col.Env = append(col.Env, n)
-				}
 			}
 			return col, nil
 		}
