@@ -86,3 +86,18 @@ func TestArticlePatchRefusedByTheCollector(t *testing.T) {
 	}
 	t.Logf("otelcol %s refuses the article's config (%v): %s", col.Version, p.Err(), want)
 }
+
+// validate is not a formality: the 0.97.0 collector rejects a component type it does not know,
+// such as the exporter name later collectors (and demo 0.41.0) use for OTLP over gRPC.
+func TestValidateRejectsAnUnknownComponent(t *testing.T) {
+	col := render(t, chartmod.Pair{Demo: chartmod.DefaultDemoVersion, Tempo: chartmod.DefaultTempoVersion})
+	bin := otelcoltest.Binary(t, "otelcol", col.Version)
+	config := strings.Replace(col.Config, "\nexporters:\n", "\nexporters:\n  otlp_grpc/tempo:\n    endpoint: tempo:4317\n", 1)
+	if config == col.Config {
+		t.Fatalf("no exporters section in the rendered config:\n%s", col.Config)
+	}
+	out, err := otelcoltest.Validate(t, bin, config, nil, otelcoltest.Env(otelcoltest.EnvRefs(config), nil))
+	if err == nil || !strings.Contains(out, `unknown type: "otlp_grpc"`) {
+		t.Fatalf("validate of a config with an otlp_grpc exporter: err=%v, want unknown type \"otlp_grpc\":\n%s", err, out)
+	}
+}
