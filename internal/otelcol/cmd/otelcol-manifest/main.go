@@ -61,9 +61,15 @@ func run(args []string) error {
 	defer srv.Close()
 	base := "http://" + l.Addr().String() + "/"
 
+	// Helm's repository list names the server's port, new each run: a list of this run's own.
+	helmDir, err := os.MkdirTemp("", "otelcol-manifest-helm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(helmDir)
 	helm := cli.New()
-	helm.RepositoryConfig = filepath.Join(*cache, "helm", "repositories.yaml")
-	helm.RepositoryCache = filepath.Join(*cache, "helm", "repository")
+	helm.RepositoryConfig = filepath.Join(helmDir, "repositories.yaml")
+	helm.RepositoryCache = filepath.Join(helmDir, "repository")
 
 	type group struct {
 		comps otelcol.Components
