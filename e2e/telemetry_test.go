@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -171,6 +172,7 @@ func TestTelemetryThroughTheRealCollector(t *testing.T) {
 	line := collector.WaitLog(t, 2*time.Minute, "Exporting failed", `"otlp/tempo"`)
 	t.Logf("the collector logged: %s", line)
 	w.cluster.PodLogs(t, w.Namespace, col.pod, "", collector.Log)
+	w.waitPodLog(t, col.pod, line)
 	r = w.run(t, 2*time.Minute, append([]string{"doctor"}, w.names()...)...)
 	expect(t, r, 60)
 	mustContain(t, r, "✗ collector", "export failure(s) to Tempo", `"otlp/tempo"`, mgOTLP, "cannot send spans to Tempo")
@@ -264,6 +266,27 @@ func (w *world) serviceAccount(t *testing.T, name string) otelcoltest.ServiceAcc
 		t.Fatal(err)
 	}
 	return otelcoltest.ServiceAccount{Token: []byte(tok.Status.Token), CA: ca, Namespace: w.Namespace, APIHost: u.Hostname(), APIPort: u.Port()}
+}
+
+// waitPodLog waits until the API server serves the pod's log with that line in it: kwok takes a
+// changed log file up through its own watch.
+func (w *world) waitPodLog(t *testing.T, pod, line string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(w.ctx(t), 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got, err := w.cluster.Client.CoreV1().Pods(w.Namespace).GetLogs(pod, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err == nil && strings.Contains(string(got), line) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the log of pod %s does not show %q within 30 s (err %v)", pod, line, err)
+		case <-tick.C:
+		}
+	}
 }
 
 func freeAddr(t *testing.T) string {
