@@ -132,6 +132,14 @@ func TestTelemetryThroughTheRealCollector(t *testing.T) {
 		}
 	}
 
+	// k8sattributes listed and watched pods as the collector's service account: client-go logs
+	// every failed list or watch (a bad token, a missing RBAC rule).
+	for _, l := range strings.Split(collector.Output(), "\n") {
+		if strings.Contains(l, "failed to list") || strings.Contains(l, "Failed to watch") {
+			t.Fatalf("the collector's Kubernetes client failed: %s", l)
+		}
+	}
+
 	// svcgraph graph reads them through its port-forward to the Prometheus pod.
 	r = w.run(t, 2*time.Minute, append([]string{"graph", "-o", "json"}, w.names()...)...)
 	expect(t, r, 0)
@@ -176,6 +184,7 @@ func TestTelemetryThroughTheRealCollector(t *testing.T) {
 	r = w.run(t, 2*time.Minute, append([]string{"doctor"}, w.names()...)...)
 	expect(t, r, 60)
 	mustContain(t, r, "✗ collector", "export failure(s) to Tempo", `"otlp/tempo"`, mgOTLP, "cannot send spans to Tempo")
+	t.Logf("svcgraph doctor with Tempo's endpoint closed:\n%s", r.stdout)
 }
 
 // liveCollectorInfo is the installed collector: the workload whose pods mount the ConfigMap, its
