@@ -29,7 +29,9 @@ func (a Amount) Sub(b Amount) Amount { return Amount{a.MilliCPU - b.MilliCPU, a.
 func (a Amount) Times(n int) Amount  { return Amount{a.MilliCPU * int64(n), a.Memory * int64(n)} }
 
 // Within says whether a fits into room, in both CPU and memory.
-func (a Amount) Within(room Amount) bool { return a.MilliCPU <= room.MilliCPU && a.Memory <= room.Memory }
+func (a Amount) Within(room Amount) bool {
+	return a.MilliCPU <= room.MilliCPU && a.Memory <= room.Memory
+}
 
 // String reads like kubectl describe's numbers: "1500m CPU, 2.5Gi memory".
 func (a Amount) String() string { return CPU(a.MilliCPU) + " CPU, " + Memory(a.Memory) + " memory" }
