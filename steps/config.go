@@ -36,6 +36,8 @@ type Config struct {
 	StateDir     string // svcgraph's state: forwarder pid files
 	Helm         *cli.EnvSettings
 	KubeVersion  string // Kubernetes version assumed when rendering without a cluster
+	Preset       string // chartmod.PresetFull or PresetLite
+	CheckOnly    bool   // render: only the render checks and the budget against CPUs/MemoryMB
 
 	// install, wait and forward
 	Timeout   time.Duration
