@@ -23,7 +23,7 @@ type Session struct {
 	Patched   *chartmod.Patched
 	Rendered  *chartmod.Rendered
 	Checks    chartmod.Report
-	Budget    string // the budget step's outcome when the release fits
+	Budget    string          // the budget step's outcome when the release fits
 	Forwarder *kube.Forwarder // set when up forwards in the foreground
 	detached  bool            // a background forwarder serves the port
 
