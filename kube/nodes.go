@@ -25,9 +25,9 @@ const nodeReadTimeout = 30 * time.Second
 // not the release's own already request there.
 type NodeRooms struct {
 	Nodes []budget.Node
-	// Release is what the release's own pods request today (an earlier install of it): an
-	// upgrade replaces them, so that room counts as free.
-	Release budget.Amount
+	// ReleaseOn is what the release's own pods (an earlier install of it) request today, by
+	// node: an upgrade replaces them, so that room counts as free.
+	ReleaseOn map[string]budget.Amount
 	// Skipped names nodes new pods cannot go to (cordoned, or tainted NoSchedule/NoExecute).
 	Skipped []string
 }
@@ -38,7 +38,7 @@ type NodeRooms struct {
 func (c *Client) Nodes(ctx context.Context, namespace, release string) (NodeRooms, error) {
 	ctx, cancel := context.WithTimeout(ctx, nodeReadTimeout)
 	defer cancel()
-	var rooms NodeRooms
+	rooms := NodeRooms{ReleaseOn: map[string]budget.Amount{}}
 	nodes, err := c.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return rooms, c.listErr(ctx, err, "nodes")
@@ -56,7 +56,7 @@ func (c *Client) Nodes(ctx context.Context, namespace, release string) (NodeRoom
 		}
 		req := budget.Of(resourcehelper.PodRequests(p, resourcehelper.PodResourcesOptions{}))
 		if p.Namespace == namespace && p.Labels[releaseLabel] == release {
-			rooms.Release = rooms.Release.Add(req)
+			rooms.ReleaseOn[p.Spec.NodeName] = rooms.ReleaseOn[p.Spec.NodeName].Add(req)
 			continue
 		}
 		used[p.Spec.NodeName] = used[p.Spec.NodeName].Add(req)

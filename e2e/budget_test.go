@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/svcgraph/svcgraph/internal/reason"
+	"github.com/svcgraph/svcgraph/internal/testcluster"
+)
+
+// TestBudgetOnOneSmallNode: on one node of 4 CPUs and 4Gi, the full demo (about 4.7Gi of
+// requests) is refused before anything is created, with the table and the ways out; lite is
+// refused too while another pod requests half the node, and installs with every pod Ready once
+// that pod is gone.
+func TestBudgetOnOneSmallNode(t *testing.T) {
+	w := newWorld(t, "budget4g", onNodes(testcluster.Nodes(1, "4", "4Gi")...))
+	t.Cleanup(func() { w.teardown(t) })
+
+	r := w.run(t, 5*time.Minute, w.upArgs("--no-forward")...)
+	expect(t, r, reason.ClusterTooSmall.ExitCode)
+	mustContain(t, r, "FAIL Checking that the demo fits", "the demo does not fit", "biggest consumers (requests)",
+		"-loadgenerator", "room left", "--preset lite", "--set components.NAME.enabled=false", "svcgraph up --memory",
+		"("+reason.ClusterTooSmall.ID+", exit code 45)")
+	w.unchanged(t)
+
+	hog := w.hog(t, "2Gi")
+	r = w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--preset", "lite")...)
+	expect(t, r, reason.ClusterTooSmall.ExitCode)
+	if strings.Contains(r.output(), "--preset lite") {
+		t.Errorf("lite is refused with advice to use lite:\n%s", r)
+	}
+	w.unchanged(t)
+
+	if err := w.cluster.Client.CoreV1().Pods(hog).Delete(w.ctx(t), "hog", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	w.hogGone(t, hog)
+	r = w.run(t, 10*time.Minute, w.upArgs("--no-forward", "--preset", "lite")...)
+	expect(t, r, 0)
+	mustContain(t, r, "✓ Checking that the demo fits", "free on 1 node")
+	n := w.podsReady(t)
+	if n < 20 {
+		t.Errorf("lite runs %d pods, fewer than its list keeps", n)
+	}
+	st := w.run(t, time.Minute, append([]string{"status"}, w.names()...)...)
+	expect(t, st, 0)
+	mustContain(t, st, "node minikube: memory 2.1Gi of 4Gi requested, CPU 100m of 4")
+}
+
+// TestBudgetEveryPodMustFitOneNode: three nodes of 2Gi hold the sum of the lite demo with a
+// load generator of 2500Mi, but no node holds that pod: refused, naming it.
+func TestBudgetEveryPodMustFitOneNode(t *testing.T) {
+	w := newWorld(t, "budget3x2g", onNodes(testcluster.Nodes(3, "2", "2Gi")...))
+	t.Cleanup(func() { w.teardown(t) })
+	r := w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--preset", "lite", "--cpus", "2", "--memory", "2G",
+		"--set", "components.loadgenerator.resources.requests.memory=2500Mi",
+		"--set", "components.loadgenerator.resources.limits.memory=2500Mi")...)
+	expect(t, r, reason.ClusterTooSmall.ExitCode)
+	mustContain(t, r, "1 pod fit on no node (3 nodes", "Deployment/"+w.Release+"-loadgenerator requests 0 CPU, 2.4Gi memory")
+	w.unchanged(t)
+}
+
+// hog starts a pod in a namespace of its own that requests that much memory, and waits until it
+// is bound to a node; it returns the namespace.
+func (w *world) hog(t *testing.T, memory string) string {
+	t.Helper()
+	ns := w.cluster.Namespace(t, "hog")
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "hog"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "hog", Image: "registry.k8s.io/pause:3.10",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(memory)}}}}},
+	}
+	ctx := w.ctx(t)
+	if _, err := w.cluster.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.pollPod(t, ctx, ns, func(p *corev1.Pod, err error) bool { return err == nil && p.Spec.NodeName != "" })
+	return ns
+}
+
+func (w *world) hogGone(t *testing.T, ns string) {
+	t.Helper()
+	w.pollPod(t, w.ctx(t), ns, func(_ *corev1.Pod, err error) bool { return err != nil })
+}
+
+func (w *world) pollPod(t *testing.T, ctx context.Context, ns string, done func(*corev1.Pod, error) bool) {
+	t.Helper()
+	for {
+		p, err := w.cluster.Client.CoreV1().Pods(ns).Get(ctx, "hog", metav1.GetOptions{})
+		if done(p, err) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pod %s/hog: %v", ns, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
