@@ -14,20 +14,21 @@ import (
 	"github.com/svcgraph/svcgraph/internal/testcluster"
 )
 
-// TestBudgetOnOneSmallNode: on one node of 4 CPUs and 4Gi, the full demo (about 4.7Gi of
-// requests) is refused before anything is created, with the table and the ways out; lite is
-// refused too while another pod requests half the node, and installs with every pod Ready once
-// that pod is gone.
+// TestBudgetOnOneSmallNode: on one node of 4 CPUs and 4Gi (a VM-driver profile, whose node
+// reports the VM's size), the full demo (about 4.7Gi of requests) is refused before anything is
+// created, with the table and the ways out; lite is refused too while another pod requests half
+// the node, and installs with every pod Ready once that pod is gone.
 func TestBudgetOnOneSmallNode(t *testing.T) {
 	w := newWorld(t, "budget4g", onNodes(testcluster.Nodes(1, "4", "4Gi")...))
 	t.Cleanup(func() { w.teardown(t) })
 
-	r := w.run(t, 5*time.Minute, w.upArgs("--no-forward")...)
+	r := w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--driver", "qemu2", "--memory", "4G")...)
 	expect(t, r, reason.ClusterTooSmall.ExitCode)
 	mustContain(t, r, "FAIL Checking that the demo fits", "the demo does not fit", "biggest consumers (requests)",
 		"-loadgenerator", "room left", "--preset lite", "--set components.NAME.enabled=false", "svcgraph up --memory",
 		"("+reason.ClusterTooSmall.ID+", exit code 45)")
 	w.unchanged(t)
+	w.nodesSized(t, "4", "4Gi")
 
 	hog := w.hog(t, "2Gi")
 	r = w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--preset", "lite")...)
@@ -58,10 +59,11 @@ func TestBudgetOnOneSmallNode(t *testing.T) {
 func TestBudgetEveryPodMustFitOneNode(t *testing.T) {
 	w := newWorld(t, "budget3x2g", onNodes(testcluster.Nodes(3, "2", "2Gi")...))
 	t.Cleanup(func() { w.teardown(t) })
-	r := w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--preset", "lite", "--cpus", "2", "--memory", "2G",
+	r := w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--preset", "lite", "--driver", "qemu2", "--cpus", "2", "--memory", "2G",
 		"--set", "components.loadgenerator.resources.requests.memory=2500Mi",
 		"--set", "components.loadgenerator.resources.limits.memory=2500Mi")...)
 	expect(t, r, reason.ClusterTooSmall.ExitCode)
+	w.nodesSized(t, "2", "2Gi")
 	mustContain(t, r, "1 pod fit on no node (3 nodes", "Deployment/"+w.Release+"-loadgenerator requests 0 CPU, 2.4Gi memory")
 	w.unchanged(t)
 }
@@ -100,6 +102,23 @@ func (w *world) pollPod(t *testing.T, ctx context.Context, ns string, done func(
 		case <-ctx.Done():
 			t.Fatalf("pod %s/hog: %v", ns, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// nodesSized asserts that the minikube double gave every node the profile's size, as a real
+// VM-driver minikube node reports it (allocatable = capacity).
+func (w *world) nodesSized(t *testing.T, cpus, memory string) {
+	t.Helper()
+	nodes, err := w.cluster.Client.CoreV1().Nodes().List(w.ctx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes.Items {
+		for what, l := range map[string]corev1.ResourceList{"capacity": n.Status.Capacity, "allocatable": n.Status.Allocatable} {
+			if l.Cpu().Cmp(resource.MustParse(cpus)) != 0 || l.Memory().Cmp(resource.MustParse(memory)) != 0 {
+				t.Errorf("node %s %s: %s CPU, %s memory; want the profile's %s and %s", n.Name, what, l.Cpu(), l.Memory(), cpus, memory)
+			}
 		}
 	}
 }

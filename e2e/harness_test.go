@@ -233,6 +233,8 @@ func (w *world) environ() []string {
 		"MINIKUBE_DOUBLE_STATE=" + w.mkState,
 		"MINIKUBE_DOUBLE_SOURCE_KUBECONFIG=" + w.cluster.Kubeconfig,
 		"MINIKUBE_DOUBLE_LOG=" + w.mkLog,
+		// A new profile's node reports what a real minikube node of its driver and size would.
+		"MINIKUBE_DOUBLE_SIZE_NODES=true",
 		"SVCGRAPH_DEMO_REPO=" + w.repo.RepoURL("open-telemetry"),
 		"SVCGRAPH_TEMPO_REPO=" + w.repo.RepoURL("grafana-community"),
 	}
