@@ -86,7 +86,7 @@ func (o Options) Validate() error {
 				"and the demo's own references to %s-prometheus-server break", o.Release, DemoChart, o.DemoVersion,
 			o.Release, o.Release)
 	}
-	if _, err := presetValues(s, o.Preset); err != nil {
+	if err := CheckPreset(o.Preset); err != nil {
 		return err
 	}
 	if _, err := chartutil.ParseKubeVersion(o.KubeVersion); err != nil {

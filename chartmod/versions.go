@@ -2,6 +2,7 @@ package chartmod
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -358,9 +359,20 @@ var presetTempoLite = byVersion[[]kv]{
 	}},
 }
 
+// CheckPreset refuses a preset name that is not one of Presets ("" means full).
+func CheckPreset(p string) error {
+	if p != "" && !slices.Contains(Presets, p) {
+		return reason.New(reason.Usage, "Use --preset "+strings.Join(Presets, " or --preset ")+".", "unknown preset %q", p)
+	}
+	return nil
+}
+
 // presetValues are the values of preset p for the version pair: a nested map to lay under the
 // user's values.
 func presetValues(s *spec, p string) (map[string]any, error) {
+	if err := CheckPreset(p); err != nil {
+		return nil, err
+	}
 	v := []kv{
 		{"prometheus.server.resources.limits.memory", prometheusLimit},
 		{"prometheus.server.retention", prometheusRetention},
@@ -375,9 +387,6 @@ func presetValues(s *spec, p string) (map[string]any, error) {
 		for _, t := range presetTempoLite.at(s.Tempo) {
 			v = append(v, kv{TempoChart + "." + t.K, t.V})
 		}
-	default:
-		return nil, reason.New(reason.Usage, "Use --preset "+strings.Join(Presets, " or --preset ")+".",
-			"unknown preset %q", p)
 	}
 	m := map[string]any{}
 	for _, x := range v {

@@ -14,34 +14,39 @@ import (
 	"github.com/svcgraph/svcgraph/internal/testcluster"
 )
 
-// TestBudgetOnOneSmallNode: on one node of 4 CPUs and 4Gi (a VM-driver profile, whose node
-// reports the VM's size), the full demo (about 4.7Gi of requests) is refused before anything is
-// created, with the table and the ways out; lite is refused too while another pod requests half
-// the node, and installs with every pod Ready once that pod is gone.
+// TestBudgetOnOneSmallNode: on one node of 4Gi, a VM-driver profile whose node reports the VM's
+// size. `up --preset lite` makes the profile 2 CPUs and 4G, and is refused while another pod
+// requests half the node (its requests are counted); the full demo (about 4.7Gi of requests) is
+// refused too, with the table and the ways out; neither creates anything. Once the other pod is
+// gone lite installs with every pod Ready, and status shows the node's requests.
 func TestBudgetOnOneSmallNode(t *testing.T) {
 	w := newWorld(t, "budget4g", onNodes(testcluster.Nodes(1, "4", "4Gi")...))
 	t.Cleanup(func() { w.teardown(t) })
 
-	r := w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--driver", "qemu2", "--memory", "4G")...)
-	expect(t, r, reason.ClusterTooSmall.ExitCode)
-	mustContain(t, r, "FAIL Checking that the demo fits", "the demo does not fit", "biggest consumers (requests)",
-		"-loadgenerator", "room left", "--preset lite", "--set components.NAME.enabled=false", "svcgraph up --memory",
-		"("+reason.ClusterTooSmall.ID+", exit code 45)")
-	w.unchanged(t)
-	w.nodesSized(t, "4", "4Gi")
-
 	hog := w.hog(t, "2Gi")
-	r = w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--preset", "lite")...)
+	r := w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--preset", "lite", "--driver", "qemu2")...)
 	expect(t, r, reason.ClusterTooSmall.ExitCode)
+	mustContain(t, r, "FAIL Checking that the demo fits", "room left")
 	if strings.Contains(r.output(), "--preset lite") {
 		t.Errorf("lite is refused with advice to use lite:\n%s", r)
 	}
+	if calls := w.minikubeCalls(t); countCalls(calls, "start -p "+w.Profile+" --cpus 2 --memory 4096") != 1 {
+		t.Errorf("up --preset lite did not start minikube with 2 CPUs and 4G: %v", calls)
+	}
+	w.nodesSized(t, "2", "4Gi")
 	w.unchanged(t)
 
 	if err := w.cluster.Client.CoreV1().Pods(hog).Delete(w.ctx(t), "hog", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
 		t.Fatal(err)
 	}
 	w.hogGone(t, hog)
+	r = w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--cpus", "2", "--memory", "4G")...)
+	expect(t, r, reason.ClusterTooSmall.ExitCode)
+	mustContain(t, r, "FAIL Checking that the demo fits", "the demo does not fit", "biggest consumers (requests)",
+		"-loadgenerator", "room left", "--preset lite", "--set components.NAME.enabled=false", "svcgraph up --memory",
+		"("+reason.ClusterTooSmall.ID+", exit code 45)")
+	w.unchanged(t)
+
 	r = w.run(t, 10*time.Minute, w.upArgs("--no-forward", "--preset", "lite")...)
 	expect(t, r, 0)
 	mustContain(t, r, "✓ Checking that the demo fits", "free on 1 node")
@@ -51,7 +56,7 @@ func TestBudgetOnOneSmallNode(t *testing.T) {
 	}
 	st := w.run(t, time.Minute, append([]string{"status"}, w.names()...)...)
 	expect(t, st, 0)
-	mustContain(t, st, "node minikube: memory 2.1Gi of 4Gi requested, CPU 100m of 4")
+	mustContain(t, st, "node minikube: memory 2.1Gi of 4Gi requested, CPU 100m of 2")
 }
 
 // TestBudgetEveryPodMustFitOneNode: three nodes of 2Gi hold the sum of the lite demo with a
