@@ -59,12 +59,20 @@ func (s *Session) liveRooms(ctx context.Context) (kube.NodeRooms, error) {
 	if err != nil {
 		return rooms, err
 	}
-	if p, err := s.Minikube.Profile(ctx, s.Config.Profile); err == nil && p != nil && p.Config.Memory > 0 {
+	size := s.profileSize
+	if size == nil { // StartMinikube did not run (or could not tell): ask minikube
+		if p, err := s.Minikube.Profile(ctx, s.Config.Profile); err == nil && p != nil {
+			size = &profileSize{CPUs: p.Config.CPUs, MemoryMB: p.Config.Memory}
+		}
+	}
+	if size != nil {
 		for i := range rooms.Nodes {
 			a := &rooms.Nodes[i].Allocatable
-			a.Memory = min(a.Memory, minikube.NodeMemoryBytes(p.Config.Memory))
-			if p.Config.CPUs > 0 {
-				a.MilliCPU = min(a.MilliCPU, int64(p.Config.CPUs)*1000)
+			if size.MemoryMB > 0 {
+				a.Memory = min(a.Memory, minikube.NodeMemoryBytes(size.MemoryMB))
+			}
+			if size.CPUs > 0 {
+				a.MilliCPU = min(a.MilliCPU, int64(size.CPUs)*1000)
 			}
 		}
 	}
