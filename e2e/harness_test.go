@@ -131,7 +131,8 @@ type worldConfig struct {
 	nodes   []testcluster.Node // set: a private cluster of these nodes instead of the shared one
 }
 
-// onNodes gives the world a private cluster of its own with these nodes (about 15 s more).
+// onNodes gives the world a private cluster of its own with these nodes (about 15 s more), whose
+// nodes the minikube double resizes as a new profile's would be.
 func onNodes(nodes ...testcluster.Node) worldOption {
 	return func(c *worldConfig) { c.nodes = nodes }
 }
@@ -157,6 +158,9 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 	var cl *testcluster.Cluster
 	if cfg.nodes != nil {
 		cl = testcluster.Private(t, cfg.nodes...)
+		// A new profile's nodes report what a real minikube node of its driver and size would;
+		// only on a private cluster, since it changes the nodes other tests share otherwise.
+		cfg.env = append(cfg.env, "MINIKUBE_DOUBLE_SIZE_NODES=true")
 	} else {
 		cl = testcluster.Require(t)
 	}
@@ -233,8 +237,6 @@ func (w *world) environ() []string {
 		"MINIKUBE_DOUBLE_STATE=" + w.mkState,
 		"MINIKUBE_DOUBLE_SOURCE_KUBECONFIG=" + w.cluster.Kubeconfig,
 		"MINIKUBE_DOUBLE_LOG=" + w.mkLog,
-		// A new profile's node reports what a real minikube node of its driver and size would.
-		"MINIKUBE_DOUBLE_SIZE_NODES=true",
 		"SVCGRAPH_DEMO_REPO=" + w.repo.RepoURL("open-telemetry"),
 		"SVCGRAPH_TEMPO_REPO=" + w.repo.RepoURL("grafana-community"),
 	}

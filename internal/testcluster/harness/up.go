@@ -57,7 +57,6 @@ func (e Env) ShellLines() string {
 		{"SVCGRAPH_TESTCLUSTER_DIR", e.Dir},
 		{"MINIKUBE_DOUBLE_STATE", e.MinikubeDoubleState()},
 		{"MINIKUBE_DOUBLE_SOURCE_KUBECONFIG", e.AdminKubeconfig()},
-		{"MINIKUBE_DOUBLE_SIZE_NODES", "true"},
 	} {
 		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}
