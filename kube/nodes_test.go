@@ -25,7 +25,7 @@ func TestNodesCountsOtherPodsApartFromTheRelease(t *testing.T) {
 	mine := mkPod(t, cl, releaseNS, "mine", map[string]string{releaseLabel: "rel"}, corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("300Mi")})
 	other := mkPod(t, cl, otherNS, "other", map[string]string{releaseLabel: "rel"}, corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("200Mi"), corev1.ResourceCPU: resource.MustParse("250m")})
 	for _, p := range []*corev1.Pod{mine, other} {
-		waitForPods(t, ctx, cl, p.Namespace, p.Name+" to be bound", nil, func(e watch.Event) bool {
+		waitFor(t, ctx, cl, p.Namespace, p.Name+" to be bound", func(e watch.Event) bool {
 			got, ok := e.Object.(*corev1.Pod)
 			return ok && got.Name == p.Name && got.Spec.NodeName != ""
 		})
