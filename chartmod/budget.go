@@ -60,15 +60,18 @@ func (d Demand) Limits(nodes int) budget.Amount {
 	return t
 }
 
-// Pods lists every pod the release runs on these nodes (DaemonSet pods bound to each), for
-// budget.Pack. Pods are named Kind/name, with #N for the replicas after the first.
-func (d Demand) Pods(nodeNames []string) []budget.Pod {
+// Pods lists every pod the release runs on these nodes, for budget.Pack: a DaemonSet's on each
+// node its selector matches, bound there. Pods are named Kind/name, with #N for the replicas
+// after the first and @node for a DaemonSet's.
+func (d Demand) Pods(nodes []budget.Node) []budget.Pod {
 	var pods []budget.Pod
 	for _, w := range d.Workloads {
 		name := w.Kind + "/" + w.Name
 		if w.PerNode {
-			for _, n := range nodeNames {
-				pods = append(pods, budget.Pod{Name: name + "@" + n, Requests: w.Requests, NodeSelector: w.NodeSelector, Node: n})
+			for _, n := range nodes {
+				if n.Matches(w.NodeSelector) {
+					pods = append(pods, budget.Pod{Name: name + "@" + n.Name, Requests: w.Requests, NodeSelector: w.NodeSelector, Node: n.Name})
+				}
 			}
 			continue
 		}

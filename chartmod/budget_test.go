@@ -191,8 +191,10 @@ spec:
 	if got := d.Requests(2); got.Memory != 3<<30+2*100*mi+2*10*mi {
 		t.Errorf("total requests on 2 nodes %s, want 3Gi + 2×100Mi + 2×10Mi", budget.Memory(got.Memory))
 	}
-	if got := d.Pods([]string{"n1", "n2"}); len(got) != 3+2+2 || got[1].Name != "Deployment/web#2" || got[3].Node != "n1" {
-		t.Errorf("pods %+v", got)
+	arm := map[string]string{"kubernetes.io/arch": "arm64"}
+	nodes := []budget.Node{{Name: "n1", Labels: arm}, {Name: "n2", Labels: arm}, {Name: "x86"}}
+	if got := d.Pods(nodes); len(got) != 3+2+2 || got[1].Name != "Deployment/web#2" || got[3].Node != "n1" || got[4].Node != "n2" {
+		t.Errorf("pods %+v, want web's 3, agent's on the two arm64 nodes only, and seed's 2", got)
 	}
 	if b := d.Biggest(1, 1); b[0].Name != "web" {
 		t.Errorf("biggest %v, want web", b)

@@ -86,10 +86,6 @@ func (s *Session) liveRooms(ctx context.Context) (kube.NodeRooms, error) {
 // ClusterTooSmall error with the table of consumers when some pod fits nowhere.
 func (s *Session) judgeBudget(d chartmod.Demand, rooms kube.NodeRooms) error {
 	n := len(rooms.Nodes)
-	var names []string
-	for _, node := range rooms.Nodes {
-		names = append(names, node.Name)
-	}
 	req, lim := d.Requests(n), d.Limits(n)
 	alloc, used := rooms.Sum()
 	free := alloc.Sub(used)
@@ -98,7 +94,7 @@ func (s *Session) judgeBudget(d chartmod.Demand, rooms kube.NodeRooms) error {
 			s.Debug(fmt.Sprintf("no memory limit: %s/%s containers %s", w.Kind, w.Name, strings.Join(w.NoMemoryLimit, ", ")))
 		}
 	}
-	placed := budget.Pack(d.Pods(names), rooms.Nodes)
+	placed := budget.Pack(d.Pods(rooms.Nodes), rooms.Nodes)
 	if len(placed.Unplaced) > 0 || n == 0 {
 		return reason.New(reason.ClusterTooSmall, budgetAdvice(s.Config, req, free, placed),
 			"%s", budgetTable(d, rooms, placed))
@@ -151,18 +147,10 @@ func budgetTable(d chartmod.Demand, rooms kube.NodeRooms, p budget.Placement) st
 	req := d.Requests(n)
 	alloc, used := rooms.Sum()
 	free := alloc.Sub(used)
-	fmt.Fprintf(tw, "total (%d workloads)\t%d\t%s\t%s\t\n", len(d.Workloads), len(d.Pods(nodeNames(rooms))), budget.Memory(req.Memory), budget.CPU(req.MilliCPU))
+	fmt.Fprintf(tw, "total (%d workloads)\t%d\t%s\t%s\t\n", len(d.Workloads), len(d.Pods(rooms.Nodes)), budget.Memory(req.Memory), budget.CPU(req.MilliCPU))
 	fmt.Fprintf(tw, "room left (allocatable − other pods' requests)\t\t%s\t%s\t\n", budget.Memory(free.Memory), budget.CPU(free.MilliCPU))
 	tw.Flush()
 	return strings.TrimRight(b.String(), "\n")
-}
-
-func nodeNames(r kube.NodeRooms) []string {
-	var names []string
-	for _, n := range r.Nodes {
-		names = append(names, n.Name)
-	}
-	return names
 }
 
 // budgetAdvice lists the ways out, with numbers: a bigger profile (by what the sum lacks, or

@@ -89,10 +89,12 @@ type Node struct {
 func (n Node) Free() Amount { return n.Allocatable.Sub(n.Used) }
 
 func (n Node) admits(p Pod) bool {
-	if p.Node != "" && p.Node != n.Name {
-		return false
-	}
-	for k, v := range p.NodeSelector {
+	return (p.Node == "" || p.Node == n.Name) && n.Matches(p.NodeSelector)
+}
+
+// Matches says whether the node has every label of a node selector.
+func (n Node) Matches(selector map[string]string) bool {
+	for k, v := range selector {
 		if got, ok := n.Labels[k]; !ok || got != v {
 			return false
 		}
