@@ -49,7 +49,7 @@ func TestBudgetOnOneSmallNode(t *testing.T) {
 
 	r = w.run(t, 10*time.Minute, w.upArgs("--no-forward", "--preset", "lite")...)
 	expect(t, r, 0)
-	mustContain(t, r, "✓ Checking that the demo fits", "free on 1 node")
+	mustContain(t, r, "ok   Checking that the demo fits", "2.1Gi memory of 2 CPU, 4Gi memory free on 1 node")
 	n := w.podsReady(t)
 	if n < 20 {
 		t.Errorf("lite runs %d pods, fewer than its list keeps", n)
