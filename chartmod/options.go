@@ -31,6 +31,7 @@ type Options struct {
 	CacheDir                  string           // svcgraph's cache directory; pulled packages live here
 	Helm                      *cli.EnvSettings // required: repositories.yaml, repository cache, getters
 	KubeVersion               string           // for the client-only render; "" = DefaultKubeVersion
+	Preset                    string           // PresetFull or PresetLite, laid under the user's values; "" = full
 	Progress                  func(msg string)
 }
 
@@ -84,6 +85,9 @@ func (o Options) Validate() error {
 			"release name %q contains \"prometheus\": %s %s then names its Prometheus Service %s-server, "+
 				"and the demo's own references to %s-prometheus-server break", o.Release, DemoChart, o.DemoVersion,
 			o.Release, o.Release)
+	}
+	if err := CheckPreset(o.Preset); err != nil {
+		return err
 	}
 	if _, err := chartutil.ParseKubeVersion(o.KubeVersion); err != nil {
 		return reason.Wrap(reason.Usage, err, "Pass a Kubernetes version like v1.34.0.", "invalid Kubernetes version %q", o.KubeVersion)

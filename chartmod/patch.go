@@ -25,7 +25,8 @@ type Patched struct {
 	// Chart is what to install. Helm's install and upgrade rewrite a chart's dependencies and
 	// values in place, so pass ChartCopy() to them when Chart is used again afterwards.
 	Chart *chart.Chart
-	// User values (-f/--set) to pass to the install; the patch itself lives in the chart.
+	// Values to pass to the install: the preset's under the user's (-f/--set); the patch
+	// itself lives in the chart.
 	Values map[string]any
 	// sha256 over the patched chart's files, the tempo package and the user values: the install
 	// step upgrades only when it changed.
@@ -68,6 +69,11 @@ func Patch(p *Pulled, o Options) (*Patched, error) {
 	if err != nil {
 		return nil, reason.Wrap(reason.BadValues, err, "", "cannot read the values given with -f/--set")
 	}
+	preset, err := presetValues(s, o.Preset)
+	if err != nil {
+		return nil, err
+	}
+	user = mergeValues(preset, user)
 	hash, err := patchedHash(c, p.DemoDigest, p.TempoDigest, user)
 	if err != nil {
 		return nil, err
@@ -490,6 +496,22 @@ func cloneChart(c *chart.Chart) *chart.Chart {
 		n.AddDependency(cloneChart(sub))
 	}
 	return n
+}
+
+// mergeValues lays over onto base as Helm merges values files: maps key by key, anything else
+// (lists included) replaced by over's. Neither argument is changed.
+func mergeValues(base, over map[string]any) map[string]any {
+	out := deepCopy(base).(map[string]any)
+	for k, v := range over {
+		if om, ok := v.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				out[k] = mergeValues(bm, om)
+				continue
+			}
+		}
+		out[k] = deepCopy(v)
+	}
+	return out
 }
 
 func deepCopy(v any) any {

@@ -14,7 +14,7 @@ func (c Config) ChartOptions() chartmod.Options {
 		DemoRepoURL: c.DemoRepo, TempoRepoURL: c.TempoRepo,
 		Release: c.Release, Namespace: c.Namespace,
 		ValuesFiles: c.ValuesFiles, SetValues: c.SetValues,
-		CacheDir: c.CacheDir, Helm: c.Helm, KubeVersion: c.KubeVersion,
+		CacheDir: c.CacheDir, Helm: c.Helm, KubeVersion: c.KubeVersion, Preset: c.Preset,
 	}
 }
 

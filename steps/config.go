@@ -6,6 +6,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/cli"
 
+	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
@@ -36,6 +37,8 @@ type Config struct {
 	StateDir     string // svcgraph's state: forwarder pid files
 	Helm         *cli.EnvSettings
 	KubeVersion  string // Kubernetes version assumed when rendering without a cluster
+	Preset       string // chartmod.PresetFull or PresetLite
+	CheckOnly    bool   // render: only the render checks and the budget against CPUs/MemoryMB
 
 	// install, wait and forward
 	Timeout   time.Duration
@@ -83,6 +86,9 @@ func (c Config) Validate() error {
 	// Chart versions are known without the network: an unsupported one stops here, before
 	// minikube starts or a chart repository is contacted.
 	if _, err := c.ChartOptions().Names(); err != nil {
+		return err
+	}
+	if err := chartmod.CheckPreset(c.Preset); err != nil {
 		return err
 	}
 	return nil

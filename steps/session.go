@@ -23,14 +23,19 @@ type Session struct {
 	Patched   *chartmod.Patched
 	Rendered  *chartmod.Rendered
 	Checks    chartmod.Report
+	Budget    string          // the budget step's outcome when the release fits
 	Forwarder *kube.Forwarder // set when up forwards in the foreground
 	detached  bool            // a background forwarder serves the port
 
 	kube        *kube.Client
-	clusterAway string // why `down` cannot reach the cluster; "" when it can
+	profileSize *profileSize // the minikube profile's size, once StartMinikube knows it
+	clusterAway string       // why `down` cannot reach the cluster; "" when it can
 	runner      *Runner
 	result      string
 }
+
+// profileSize is a minikube profile's CPUs and memory.
+type profileSize struct{ CPUs, MemoryMB int }
 
 // Progress updates the running step's live detail.
 func (s *Session) Progress(msg string) {

@@ -40,6 +40,7 @@ var (
 	PodsNotReady      = Kind{ID: "PODS_NOT_READY", ExitCode: 42}
 	Uninstall         = Kind{ID: "UNINSTALL_FAILED", ExitCode: 43}
 	NotInstalled      = Kind{ID: "NOT_INSTALLED", ExitCode: 44, Advice: "Run `svcgraph up` first, with the same --namespace and --release."}
+	ClusterTooSmall   = Kind{ID: "CLUSTER_TOO_SMALL", ExitCode: 45, Advice: "Give the cluster more memory or CPUs, run the smaller demo with --preset lite, or switch components off with --set components.NAME.enabled=false."}
 	PortInUse         = Kind{ID: "FORWARD_PORT_IN_USE", ExitCode: 50}
 	Forward           = Kind{ID: "FORWARD_FAILED", ExitCode: 51}
 	GraphEmpty        = Kind{ID: "GRAPH_EMPTY", ExitCode: 60}
@@ -51,7 +52,7 @@ var (
 var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
 	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, Cluster, Install, PodsNotReady, Uninstall,
-	NotInstalled, PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
+	NotInstalled, ClusterTooSmall, PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
 
 // Error is a failure of a known kind.
 type Error struct {
