@@ -1,6 +1,7 @@
 package chartmod
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,8 +13,6 @@ import (
 	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/cli/values"
-	"helm.sh/helm/v3/pkg/getter"
 
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
@@ -38,7 +37,11 @@ type Patched struct {
 // edits are structural: YAML nodes for Chart.yaml and values.yaml, decoded JSON for the schema,
 // and lists are extended, never replaced (PATCHES.md §1.5). A chart that lacks what the patch
 // expects is a reason.ChartLayout error.
-func Patch(p *Pulled, o Options) (*Patched, error) {
+func Patch(ctx context.Context, p *Pulled, o Options) (*Patched, error) {
+	if p == nil || p.Demo == nil || p.Tempo == nil {
+		return nil, reason.New(reason.Internal, "", "chartmod.Patch: nothing pulled")
+	}
+	o.DemoVersion, o.TempoVersion = p.Pair.Demo, p.Pair.Tempo // as pulled ("latest" pinned)
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -46,9 +49,6 @@ func Patch(p *Pulled, o Options) (*Patched, error) {
 	s, err := resolve(o)
 	if err != nil {
 		return nil, err
-	}
-	if p == nil || p.Demo == nil || p.Tempo == nil {
-		return nil, reason.New(reason.Internal, "", "chartmod.Patch: nothing pulled")
 	}
 	if err := checkTempoLayout(p.Tempo, s); err != nil {
 		return nil, err
@@ -62,9 +62,9 @@ func Patch(p *Pulled, o Options) (*Patched, error) {
 	}
 	c.AddDependency(cloneChart(p.Tempo)) // AddDependency reparents its argument
 
-	user, err := (&values.Options{ValueFiles: o.ValuesFiles, Values: o.SetValues}).MergeValues(getter.All(o.Helm))
+	user, err := ReadValues(ctx, o)
 	if err != nil {
-		return nil, reason.Wrap(reason.BadValues, err, "", "cannot read the values given with -f/--set")
+		return nil, err
 	}
 	hash, err := patchedHash(c, p.DemoDigest, p.TempoDigest, user)
 	if err != nil {
@@ -105,8 +105,9 @@ func replaceRaw(c *chart.Chart, name string, data []byte) {
 // (a) The dependency goes into the dependencies sequence of Chart.yaml by a node edit: a pulled
 // Chart.yaml has sorted keys, so appending text would land under `version:` (PATCHES.md §1.1).
 // The condition path exists in values (part c), so the subchart can really be switched off (§1.2).
+// The release stores this file: the repository URL goes in without its password.
 func patchChartYAML(c *chart.Chart, _ *spec, o Options) error {
-	dep := &chart.Dependency{Name: TempoChart, Version: o.TempoVersion, Repository: o.TempoRepoURL,
+	dep := &chart.Dependency{Name: TempoChart, Version: o.TempoVersion, Repository: RedactURL(o.TempoRepoURL),
 		Condition: TempoChart + ".enabled"}
 	f := rawFile(c, chartutil.ChartfileName)
 	if f == nil {

@@ -20,7 +20,7 @@ func (c Config) ChartOptions() chartmod.Options {
 
 func (s *Session) chartOptions() chartmod.Options {
 	o := s.Config.ChartOptions()
-	o.Progress = s.Progress
+	o.Progress, o.Detail, o.Warn = s.Progress, s.Debug, s.Warn
 	return o
 }
 
@@ -47,7 +47,7 @@ func (PrepareCharts) Run(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	patched, err := chartmod.Patch(pulled, o)
+	patched, err := chartmod.Patch(ctx, pulled, o)
 	if err != nil {
 		return err
 	}
