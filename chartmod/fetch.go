@@ -107,7 +107,7 @@ func tlsConfig(e *repo.Entry) (*tls.Config, error) {
 	if e == nil {
 		return c, nil
 	}
-	c.InsecureSkipVerify = e.InsecureSkipTLSverify //nolint:gosec // the user's own setting for this repository
+	c.InsecureSkipVerify = e.InsecureSkipTLSverify // the user's own setting for this repository
 	if e.CertFile != "" && e.KeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(e.CertFile, e.KeyFile)
 		if err != nil {
