@@ -67,9 +67,13 @@ func AddRepos(ctx context.Context, o Options) error {
 		return err
 	}
 	reportReused(f, o)
+	missing := missingRepos(f, o.repos())
+	if len(missing) == 0 {
+		return nil
+	}
 	fetch := newFetcher(o)
 	defer fetch.close()
-	for _, r := range missingRepos(f, o.repos()) {
+	for _, r := range missing {
 		name, err := freeRepoName(f, r.Name)
 		if err != nil {
 			return err
