@@ -27,7 +27,7 @@ type Options struct {
 	ValuesFiles               []string         // -f, applied on top of the patch, later wins
 	SetValues                 []string         // --set k=v, helm strvals semantics, applied after files
 	CacheDir                  string           // svcgraph's cache directory; pulled packages live here
-	Helm                      *cli.EnvSettings // required: repositories.yaml, repository cache, getters
+	Helm                      *cli.EnvSettings // required: repositories.yaml and Helm's repository cache
 	KubeVersion               string           // for the client-only render; "" = DefaultKubeVersion
 	Progress                  func(msg string) // the running step's live detail
 	Detail                    func(msg string) // a line shown with -v (which repository entry is used)

@@ -17,9 +17,6 @@ import (
 // container of its pod template exposes the port the Service targets. A value that scales a hop
 // to zero, turns a Service off or moves a port then fails the render, not the demo.
 
-// tempoGRPCPort is the gRPC port of every Tempo component's Service (PATCHES.md §1.8).
-const tempoGRPCPort = 9095
-
 // workloadKinds run pods from a template.
 var workloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
 
@@ -182,9 +179,9 @@ func checkTracePath(r *Rendered) Result {
 		kafka, _ := get(cfg, "ingest", "kafka", "address").(string)
 		hops = append(hops, hop{"the distributor's Kafka writes", kafka})
 	} else {
-		hops = append(hops, hop{"the distributor's ingester writes", fmt.Sprintf("%s-ingester:%d", n.TempoPrefix, tempoGRPCPort)})
+		hops = append(hops, hop{"the distributor's ingester writes", fmt.Sprintf("%s:%d", n.TempoIngesterService, tempoGRPCPort)})
 	}
-	hops = append(hops, hop{"Tempo's metrics-generator", fmt.Sprintf("%s-metrics-generator:%d", n.TempoPrefix, tempoGRPCPort)})
+	hops = append(hops, hop{"Tempo's metrics-generator", fmt.Sprintf("%s:%d", n.TempoMetricsGeneratorService, tempoGRPCPort)})
 	writes, _ := get(cfg, "metrics_generator", "storage", "remote_write").([]any)
 	for _, w := range writes {
 		raw, _ := get(w, "url").(string)

@@ -179,6 +179,7 @@ const (
 	prometheusPort     = 9090
 	kafkaPort          = 9092
 	tempoOTLPGRPCPort  = 4317
+	tempoGRPCPort      = 9095 // every Tempo component's Service has it (§1.8)
 	grafanaPath        = "/grafana/"
 	prometheusDSUID    = "webstore-metrics" // the same in every demo version (§3)
 	tempoDatasourceUID = "tempo"
@@ -206,6 +207,10 @@ type Names struct {
 	TempoQueryFrontendService string
 	TempoQueryFrontendPort    int
 	TempoConfigMap            string // key tempo.yaml
+	// The write path behind the distributor: ingesters up to tempo-distributed 2.x ("" from
+	// 3.0, where Kafka replaces them, §4), and the metrics-generator.
+	TempoIngesterService         string
+	TempoMetricsGeneratorService string
 
 	CollectorConfigMap         string // key relay
 	GrafanaDatasourceConfigMap string
@@ -266,6 +271,10 @@ func resolve(o Options) (*spec, error) {
 			GrafanaDatasourceConfigMap: r(demoGrafanaConfigMap.at(d)),
 			KafkaAddress:               fmt.Sprintf("%s:%d", r(demoKafka.at(d)), kafkaPort),
 		},
+	}
+	s.Names.TempoMetricsGeneratorService = prefix + "-metrics-generator"
+	if !s.NeedsKafka {
+		s.Names.TempoIngesterService = prefix + "-ingester"
 	}
 	return s, nil
 }
