@@ -162,7 +162,7 @@ func (f *fetcher) get(ctx context.Context, repoURL, target string, limit int64) 
 		return nil, stallCause(ctx, rctx, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d MiB, more than svcgraph reads from a chart repository", limit>>20)
+		return nil, fmt.Errorf("larger than %d MiB, more than svcgraph reads from there", limit>>20)
 	}
 	return data, nil
 }
