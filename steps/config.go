@@ -42,6 +42,8 @@ type Config struct {
 	StateDir     string // svcgraph's state: forwarder pid files
 	Helm         *cli.EnvSettings
 	KubeVersion  string // Kubernetes version assumed when rendering without a cluster
+	Preset       string // chartmod.PresetFull or PresetLite
+	CheckOnly    bool   // render: only the render checks and the budget against CPUs/MemoryMB
 
 	// install, wait and forward; down: delete hooks and the namespace's deletion
 	Timeout   time.Duration
@@ -117,10 +119,7 @@ func (c Config) Validate() error {
 		return reason.New(reason.Usage, "Use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 53 characters, e.g. --release my-otel-demo.",
 			"--release %q is not a valid Helm release name", c.Release)
 	}
-	// Chart versions are known without the network: an unsupported one stops here, before
-	// minikube starts or a chart repository is contacted.
-	if _, err := c.ChartOptions().Names(); err != nil {
-		return err
-	}
-	return nil
+	// Chart versions, the preset and repository URLs are checked without the network: a bad one
+	// stops here, before minikube starts or a chart repository is contacted.
+	return c.ChartOptions().ValidateCharts()
 }

@@ -2,10 +2,11 @@ package steps
 
 // UpPlan is `svcgraph up`, in order. Everything that can refuse the input comes before the first
 // change: the charts are pulled (into svcgraph's own cache), patched, rendered with the user's
-// -f/--set values and checked before minikube starts, and the user's Helm configuration gains
-// the repositories only once the cluster is there to install into.
+// -f/--set values and checked before minikube starts; the budget needs the nodes, so it follows
+// minikube; the user's Helm configuration gains the repositories only once the release is known
+// to fit the cluster it is installed into.
 func UpPlan(c Config) Plan {
-	p := Plan{Preflight{}, PrepareCharts{}, StartMinikube{}, AddRepos{}, Install{}, WaitPods{}}
+	p := Plan{Preflight{}, PrepareCharts{}, StartMinikube{}, CheckBudget{}, AddRepos{}, Install{}, WaitPods{}}
 	if !c.NoForward {
 		p = append(p, Forward{})
 	}
@@ -27,6 +28,13 @@ func DownPlan(c Config) Plan {
 	return p
 }
 
-// RenderPlan is `svcgraph render`: charts only, no cluster. Values that do not render leave the
-// Helm configuration as it was.
-func RenderPlan(Config) Plan { return Plan{PrepareCharts{}, AddRepos{}} }
+// RenderPlan is `svcgraph render`: charts only, no cluster. --check-only adds the budget against
+// a fresh minikube profile of the configured size. Values that do not render, or a release that
+// does not fit, leave the Helm configuration as it was.
+func RenderPlan(c Config) Plan {
+	p := Plan{PrepareCharts{}}
+	if c.CheckOnly {
+		p = append(p, CheckBudget{Offline: true})
+	}
+	return append(p, AddRepos{})
+}
