@@ -336,6 +336,7 @@ func waitForPods(t *testing.T, ctx context.Context, cl *testcluster.Cluster, ns,
 }
 
 func TestWaitPodsNamesUnschedulable(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-unsched")
 	c := newClient(t, cl, ns)
@@ -393,6 +394,7 @@ func mkPod(t *testing.T, cl *testcluster.Cluster, ns, name string, labels map[st
 }
 
 func TestWaitPodsInterruptedIsInterrupted(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-waitint")
 	c := newClient(t, cl, ns)
@@ -419,6 +421,7 @@ func httpGet(url string) (string, error) {
 // A namespace svcgraph did not create — the user's own, or one Helm created for an svcgraph from
 // before the label — is never deleted: the release goes, the namespace stays as it was.
 func TestDeleteNamespaceLeavesWhatSvcgraphDidNotCreate(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-users") // created without svcgraph's label
 	c := newClient(t, cl, ns)

@@ -70,6 +70,7 @@ func boundPod(t *testing.T, ctx context.Context, cl *testcluster.Cluster, ns, ap
 }
 
 func TestWaitPodsNamesImagePullAndOOMKilled(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-faults")
 	c := newClient(t, cl, ns)
@@ -172,6 +173,7 @@ func readyAfter(t *testing.T, pods []corev1.Pod, d time.Duration) {
 }
 
 func TestWaitPodsDetectsDelayedReadiness(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-delay")
 	c := newClient(t, cl, ns)
@@ -208,6 +210,7 @@ func TestWaitPodsDetectsDelayedReadiness(t *testing.T) {
 // pods are still on their way to Ready, and starts it again: the wait must neither end nor
 // report readiness while it is away, and must end, with every pod Ready, once it is back.
 func TestWaitPodsSurvivesAPIServerRestart(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Private(t)
 	ns := cl.Namespace(t, "kube-restart")
 	c := newClient(t, cl, ns)

@@ -111,6 +111,7 @@ func (l *eventLog) String() string {
 func (l *eventLog) has(sub string) bool { return strings.Contains(l.String(), sub) }
 
 func TestForwardThroughPodReplacement(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-forward")
 	c := newClient(t, cl, ns)
@@ -190,6 +191,7 @@ func TestForwardThroughPodReplacement(t *testing.T) {
 // but its container no longer answers, so the pod end reports an error on the stream. The request
 // that meets it is replayed on a fresh connection to another ready pod.
 func TestForwardReplaysARequestWhosePodDied(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-replay")
 	c := newClient(t, cl, ns)

@@ -120,6 +120,7 @@ func proxiedKubeconfig(t *testing.T, cl *testcluster.Cluster) (string, *apiProxy
 }
 
 func TestWaitPodsSurvivesAPIServerOutage(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-outage")
 	kubeconfig, proxy := proxiedKubeconfig(t, cl)
@@ -160,6 +161,7 @@ func TestWaitPodsSurvivesAPIServerOutage(t *testing.T) {
 }
 
 func TestForwardSurvivesAPIServerOutage(t *testing.T) {
+	noLeaks(t)
 	cl := testcluster.Require(t)
 	ns := cl.Namespace(t, "kube-fwd-outage")
 	kubeconfig, proxy := proxiedKubeconfig(t, cl)

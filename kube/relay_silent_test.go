@@ -13,6 +13,7 @@ import (
 // local client may have only half-closed. Closing the forwarder must still end such a relay at
 // once rather than wait for the pod.
 func TestShutdownEndsARelayOnASilentPod(t *testing.T) {
+	noLeaks(t)
 	f := testForwarder(t)
 	took := make(chan struct{})
 	s := memSession("prometheus-1", newMemConn(func(_, data *memStream) {

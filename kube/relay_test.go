@@ -50,6 +50,7 @@ type memConn struct {
 	closeOnce sync.Once
 	mu        sync.Mutex
 	pending   map[string]*memStream // error streams waiting for their data stream, by request ID
+	servers   []*memStream          // the pod's end of every stream, ended when the connection closes
 	handle    func(errStream, data *memStream)
 }
 
@@ -67,6 +68,7 @@ func (c *memConn) CreateStream(h http.Header) (streamhttp.Stream, error) {
 	id := h.Get(corev1.PortForwardRequestIDHeader)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.servers = append(c.servers, server)
 	if h.Get(corev1.StreamType) == corev1.StreamTypeError {
 		c.pending[id] = server
 	} else {
@@ -77,8 +79,16 @@ func (c *memConn) CreateStream(h http.Header) (streamhttp.Stream, error) {
 	return client, nil
 }
 
+// Close ends every stream as a closing SPDY connection does: reads on our end see EOF.
 func (c *memConn) Close() error {
-	c.closeOnce.Do(func() { close(c.closed) })
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, s := range c.servers {
+			_ = s.out.Close()
+		}
+	})
 	return nil
 }
 func (c *memConn) CloseChan() <-chan bool             { return c.closed }
@@ -140,6 +150,7 @@ func roundTrip(t *testing.T, f *Forwarder) (string, error) {
 }
 
 func TestRelayAnswers(t *testing.T) {
+	noLeaks(t)
 	f := testForwarder(t)
 	f.setCurrent(memSession("web-1", newMemConn(answer("A"))))
 	body, err := roundTrip(t, f)
@@ -152,6 +163,7 @@ func TestRelayAnswers(t *testing.T) {
 }
 
 func TestRelayReplaysOnTheNextSession(t *testing.T) {
+	noLeaks(t)
 	f := testForwarder(t)
 	dead := memSession("web-1", newMemConn(refuse))
 	f.setCurrent(dead)
@@ -170,6 +182,7 @@ func TestRelayReplaysOnTheNextSession(t *testing.T) {
 }
 
 func TestRelayDoesNotReplayAfterAnAnswerStarted(t *testing.T) {
+	noLeaks(t)
 	f := testForwarder(t)
 	half := memSession("web-1", newMemConn(func(errStream, data *memStream) {
 		_, _ = http.ReadRequest(bufio.NewReader(data))
