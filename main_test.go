@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -128,12 +129,20 @@ func TestEmptyAddressFromTheEnvironmentIsAUsageError(t *testing.T) {
 
 // A forward on another address than loopback exposes the demo: up says so in its first line,
 // not only when the forward starts at the end (or in a detached forwarder's log).
-func TestUpWarnsFirstAboutAnExposedAddress(t *testing.T) {
+func TestUpAndForwardWarnFirstAboutAnExposedAddress(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	out, code := run(t, "up", "--address", "0.0.0.0")
 	if first, _, _ := strings.Cut(out, "\n"); code != 10 || !strings.HasPrefix(first, "warning: --address 0.0.0.0 exposes") {
 		t.Errorf("exit %d, want 10 after a first line warning about --address 0.0.0.0\n%s", code, out)
+	}
+	if n := strings.Count(out, "exposes"); n != 1 {
+		t.Errorf("up warned %d times, want once:\n%s", n, out)
+	}
+	noCluster := filepath.Join(t.TempDir(), "kubeconfig") // forward fails without one, after warning
+	out, code = run(t, "forward", "--address", "0.0.0.0", "--kubeconfig", noCluster)
+	if first, _, _ := strings.Cut(out, "\n"); code == 0 || !strings.HasPrefix(first, "warning: --address 0.0.0.0 exposes") {
+		t.Errorf("forward: exit %d, want a failure after a first line warning about --address 0.0.0.0\n%s", code, out)
 	}
 	if out, _ := run(t, "up", "--address", "0.0.0.0", "--no-forward"); strings.Contains(out, "warning") {
 		t.Errorf("up --no-forward warns about an address it does not use:\n%s", out)

@@ -31,6 +31,7 @@ func (Forward) Title() string { return "Forwarding the frontend proxy" }
 
 func (Forward) Run(ctx context.Context, s *Session) error {
 	c := s.Config
+	s.warnExposedAddress()
 	if c.Detach {
 		return s.detachForward(ctx)
 	}

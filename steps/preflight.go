@@ -73,9 +73,9 @@ func (Preflight) ID() string    { return "preflight" }
 func (Preflight) Title() string { return "Checking prerequisites" }
 
 func (Preflight) Run(ctx context.Context, s *Session) error {
-	if c := s.Config; !c.NoForward && c.exposedAddress() {
+	if !s.Config.NoForward {
 		// Said first, not only when the forward starts minutes later (or in a detached log).
-		s.Warn(fmt.Sprintf("--address %s exposes the web store, Grafana and the load generator to every machine that can reach this one", c.Address))
+		s.warnExposedAddress()
 	}
 	var found, missing, old []string
 	var advice []string

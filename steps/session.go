@@ -1,6 +1,8 @@
 package steps
 
 import (
+	"fmt"
+
 	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
@@ -20,12 +22,13 @@ type Session struct {
 	GOOS string
 
 	// Filled in by steps for the ones after them.
-	Patched   *chartmod.Patched
-	Rendered  *chartmod.Rendered
-	Checks    chartmod.Report
-	Budget    string          // the budget step's outcome when the release fits
-	Forwarder *kube.Forwarder // set when up forwards in the foreground
-	detached  bool            // a background forwarder serves the port
+	Patched       *chartmod.Patched
+	Rendered      *chartmod.Rendered
+	Checks        chartmod.Report
+	Budget        string          // the budget step's outcome when the release fits
+	Forwarder     *kube.Forwarder // set when up forwards in the foreground
+	detached      bool            // a background forwarder serves the port
+	warnedExposed bool            // the warning about a non-loopback --address was given
 
 	kube        *kube.Client
 	profileSize *profileSize // the minikube profile's size, once StartMinikube knows it
@@ -57,6 +60,16 @@ func (s *Session) Warn(msg string) {
 	if s.runner != nil {
 		s.runner.log("warning: "+msg, false)
 	}
+}
+
+// warnExposedAddress warns, once per command, that a non-loopback --address shares the demo
+// with the network: up says it in its first step, forward in its only one.
+func (s *Session) warnExposedAddress() {
+	if s.warnedExposed || !s.Config.exposedAddress() {
+		return
+	}
+	s.warnedExposed = true
+	s.Warn(fmt.Sprintf("--address %s exposes the web store, Grafana and the load generator to every machine that can reach this one", s.Config.Address))
 }
 
 // Info prints a line for the user (URLs, what to do next).
