@@ -92,7 +92,7 @@ func TestUpFailures(t *testing.T) {
 			}
 			return []string{"-f", f}
 		}, "bad.yaml"},
-		{"bad --set", func(*world) []string { return []string{"--set", "default.env[=x"} }, "failed parsing --set data"},
+		{"bad --set", func(*world) []string { return []string{"--set", "default.env[=x"} }, "cannot parse --set default.env[=x"},
 	} {
 		t.Run(c.name+" is refused before minikube starts", func(t *testing.T) {
 			w := newWorld(t, "badvalues")
