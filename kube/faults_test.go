@@ -252,10 +252,12 @@ func TestWaitPodsSurvivesAPIServerRestart(t *testing.T) {
 		t.Fatalf("WaitPods ended while the API server was stopped: %v", err)
 	default:
 	}
-	cl.StartAPIServer(t)
+	// The outage ends as the start begins: StartAPIServer returns only once the server answers,
+	// and a busy machine can let the wait resync and see the pods Ready before it returns.
 	mu.Lock()
 	outage = false
 	mu.Unlock()
+	cl.StartAPIServer(t)
 
 	var err error
 	select {
