@@ -235,8 +235,9 @@ func (w *world) names() []string {
 
 // upArgs is `up` with this world's names, port and a generous timeout, then extra flags. It skips
 // the service-graph check (no Prometheus with traffic behind these installs); graph_test.go opts back in.
+// --cpus 2: preflight refuses more CPUs than the host has, and test machines may have only 2.
 func (w *world) upArgs(extra ...string) []string {
-	return append(append([]string{"up"}, w.names()...), append([]string{"--port", strconv.Itoa(w.Port), "--timeout", "10m", "--no-verify"}, extra...)...)
+	return append(append([]string{"up"}, w.names()...), append([]string{"--port", strconv.Itoa(w.Port), "--timeout", "10m", "--no-verify", "--cpus", "2"}, extra...)...)
 }
 
 type result struct {

@@ -16,6 +16,8 @@ type Session struct {
 	Minikube minikube.Driver
 	// HostMemoryMB reports the host's memory, or ok=false where the OS does not tell.
 	HostMemoryMB func() (mb int, ok bool)
+	// HostCPUs reports how many CPUs the host has, or ok=false when it cannot tell.
+	HostCPUs func() (n int, ok bool)
 	// GOOS picks install hints; runtime.GOOS unless a test says otherwise.
 	GOOS string
 

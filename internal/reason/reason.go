@@ -24,6 +24,7 @@ var (
 	MissingBinary     = Kind{ID: "PREFLIGHT_MISSING_BINARY", ExitCode: 10}
 	OldBinary         = Kind{ID: "PREFLIGHT_OLD_BINARY", ExitCode: 11}
 	HostMemory        = Kind{ID: "PREFLIGHT_HOST_MEMORY", ExitCode: 12, Advice: "Ask for less memory with --memory, or close other programs."}
+	HostCPUs          = Kind{ID: "PREFLIGHT_HOST_CPUS", ExitCode: 13, Advice: "Ask for fewer CPUs with --cpus."}
 	MinikubeMemory    = Kind{ID: "MINIKUBE_INSUFFICIENT_MEMORY", ExitCode: 20, Advice: "Give the container runtime or VM more memory, or ask for less with --memory."}
 	MinikubeDriver    = Kind{ID: "MINIKUBE_DRIVER_UNAVAILABLE", ExitCode: 21, Advice: "Start Docker (or your chosen driver) and try again, or pick another one with --driver."}
 	MinikubeDriverMis = Kind{ID: "MINIKUBE_DRIVER_MISMATCH", ExitCode: 22, Advice: "The profile was created with another driver: run `svcgraph down --purge` first, or pass the profile's --driver."}
@@ -48,7 +49,7 @@ var (
 )
 
 // Kinds lists every kind, for documentation and for tests that keep exit codes unique.
-var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
+var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, HostCPUs, MinikubeMemory,
 	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, Cluster, Install, PodsNotReady, Uninstall,
 	NotInstalled, PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
