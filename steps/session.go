@@ -32,6 +32,8 @@ type Session struct {
 	clusterAway string // why `down` cannot reach the cluster; "" when it can
 	runner      *Runner
 	result      string
+
+	clusterState minikube.State // the profile's state as `down` found it
 }
 
 // Progress updates the running step's live detail.
