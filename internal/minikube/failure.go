@@ -31,10 +31,11 @@ var (
 	chosenDriverRE = regexp.MustCompile(`(?:Using|selected) the (\S+) driver`)
 )
 
-// readExit finds minikube's "Exiting due to" line in a failed command's output, or under
+// ReadExit finds minikube's "Exiting due to" line in a failed command's output, or under
 // -o json its error event; ok is false when minikube printed neither (it crashed, was killed,
-// or failed in a way it has no name for).
-func readExit(res execx.Result, code int) (Exit, bool) {
+// or failed in a way it has no name for). The conformance test reads the real minikube and
+// its double through it, as svcgraph reads them.
+func ReadExit(res execx.Result, code int) (Exit, bool) {
 	if e, ok := readExitEvent(res.Stdout, code); ok {
 		return e, true
 	}
@@ -152,7 +153,7 @@ const driversDoc = "https://minikube.sigs.k8s.io/docs/drivers/"
 // failed ("start profile \"svcgraph\""); o is the start that was asked for, if any.
 func classify(err error, res execx.Result, what string, o StartOptions) error {
 	code := execx.ExitCode(err)
-	e, said := readExit(res, code)
+	e, said := ReadExit(res, code)
 	if !said {
 		return reason.Ensure(reason.MinikubeFailed, err, "", "minikube could not %s", what)
 	}
