@@ -36,6 +36,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/svcgraph/svcgraph/internal/chartrepo"
+	"github.com/svcgraph/svcgraph/internal/minikubetest"
 	"github.com/svcgraph/svcgraph/internal/testcluster"
 )
 
@@ -52,6 +53,7 @@ func TestMain(m *testing.M) {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+	minikubetest.Cleanup()
 	os.Exit(code)
 }
 
@@ -126,8 +128,10 @@ type world struct {
 type worldOption func(*worldConfig)
 
 type worldConfig struct {
-	without map[string]bool // tools left off PATH
-	env     []string
+	without  map[string]bool // tools left off PATH
+	env      []string
+	minikube string               // the program on PATH as minikube; "" is the double
+	docker   *minikubetest.Docker // what the fake docker on PATH reports; nil: no docker
 }
 
 // without leaves a tool (kubectl, helm, minikube) off PATH.
@@ -140,11 +144,23 @@ func withEnv(kv ...string) worldOption {
 	return func(c *worldConfig) { c.env = append(c.env, kv...) }
 }
 
+// withRealMinikube puts a real minikube binary on PATH instead of the double, kept off the
+// network (minikubetest.Offline) with its log files in the world's own TMPDIR.
+func withRealMinikube(bin string) worldOption {
+	return func(c *worldConfig) { c.minikube = bin }
+}
+
+// withDocker sets what the fake docker reports; nil leaves docker off PATH.
+func withDocker(d *minikubetest.Docker) worldOption {
+	return func(c *worldConfig) { c.docker = d }
+}
+
 // newWorld needs the loopback cluster and the fixture charts; without either the test is skipped
-// loudly (or fails under CI=true when the cluster is missing).
+// loudly (or fails under CI=true when the cluster is missing). Its user has a working Docker
+// engine (the fake docker: 4 CPUs, 16 GiB) and, for the double, is not root.
 func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 	t.Helper()
-	cfg := worldConfig{without: map[string]bool{}}
+	cfg := worldConfig{without: map[string]bool{}, docker: &minikubetest.Docker{CPUs: 4, MemoryMB: 16384}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -153,6 +169,9 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 	svcgraph, minikube := binaries(t)
 
 	dir := t.TempDir()
+	if cfg.minikube != "" {
+		minikube = cfg.minikube
+	}
 	w := &world{
 		cluster:    cl,
 		repo:       chartrepo.Serve(t, charts),
@@ -163,7 +182,7 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 		mkState:    filepath.Join(dir, "minikube-double"),
 		mkLog:      filepath.Join(dir, "minikube-double.log"),
 		stateDir:   filepath.Join(dir, "state", "svcgraph"),
-		extraEnv:   cfg.env,
+		extraEnv:   append(worldEnv(t, cfg, dir), cfg.env...),
 		Profile:    "svcgraph",
 		// Unique per test: the cluster is shared with other packages' tests and other runs.
 		Namespace: "e2e-" + name + "-" + rand.String(5),
@@ -183,6 +202,9 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 		"kubectl":  filepath.Join(cl.Layout.BinDir(), "kubectl"),
 		"helm":     filepath.Join(cl.Layout.BinDir(), "helm"),
 	}
+	if cfg.docker != nil {
+		tools["docker"] = minikubetest.FakeDocker(t)
+	}
 	for name, target := range tools {
 		if cfg.without[name] {
 			continue
@@ -201,6 +223,23 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 		}
 	})
 	return w
+}
+
+// worldEnv is the environment the world's minikube and docker need.
+func worldEnv(t *testing.T, cfg worldConfig, dir string) []string {
+	var env []string
+	if cfg.docker != nil {
+		env = cfg.docker.Env()
+	}
+	if cfg.minikube == "" {
+		// The tests run as root, which real minikube refuses; the double plays a regular user.
+		return append(env, "MINIKUBE_DOUBLE_ROOT=false")
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return append(append(env, "TMPDIR="+tmp), minikubetest.Offline()...)
 }
 
 // environ is the whole environment of a svcgraph process: nothing leaks in from the test's own.

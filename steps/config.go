@@ -80,6 +80,10 @@ func (c Config) Validate() error {
 	if c.Profile == "" || c.Namespace == "" || c.Release == "" {
 		return reason.New(reason.Usage, "Leave --profile, --namespace and --release at their defaults or give them a name.", "--profile, --namespace and --release must not be empty")
 	}
+	if !minikube.ProfileNameValid(c.Profile) {
+		return reason.New(reason.Usage, "Use letters, digits and dashes, at least 2 characters, starting and ending with a letter or digit (e.g. --profile svcgraph).",
+			"--profile %q is not a name minikube accepts", c.Profile)
+	}
 	// Chart versions are known without the network: an unsupported one stops here, before
 	// minikube starts or a chart repository is contacted.
 	if _, err := c.ChartOptions().Names(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -74,6 +75,14 @@ func (d Driver) bin() string {
 	}
 	return d.Binary
 }
+
+// profileNameRE is minikube's config.ProfileNameValid: dot-separated labels of letters, digits
+// and inner dashes.
+var profileNameRE = regexp.MustCompile(`^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9])$`)
+
+// ProfileNameValid says whether minikube accepts name as a profile (it refuses others with
+// exit 14 only after looking for a driver); it also needs 2 characters, for docker volumes.
+func ProfileNameValid(name string) bool { return len(name) > 1 && profileNameRE.MatchString(name) }
 
 // InstallHint is where minikube comes from.
 const InstallHint = "Install minikube: https://minikube.sigs.k8s.io/docs/start/"

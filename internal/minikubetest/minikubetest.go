@@ -181,9 +181,27 @@ var closedProxy = sync.OnceValue(func() string {
 	return "http://" + addr
 })
 
+// Offline is the environment that keeps a real minikube off the network: every proxy points at
+// a closed port on 127.0.0.1 (Go programs never proxy loopback addresses, so local servers stay
+// reachable), and the update notice is off.
+func Offline() []string {
+	proxy := closedProxy()
+	return []string{"MINIKUBE_WANTUPDATENOTIFICATION=false",
+		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
+		"NO_PROXY=", "no_proxy="}
+}
+
+// Env is what the fake docker reads: the settings of d.
+func (d *Docker) Env() []string {
+	env := []string{"FAKE_DOCKER_CPUS=" + strconv.Itoa(d.CPUs), "FAKE_DOCKER_MEMORY_MB=" + strconv.Itoa(d.MemoryMB)}
+	if d.Stopped {
+		env = append(env, "FAKE_DOCKER_DAEMON=stopped")
+	}
+	return env
+}
+
 // Environ is the whole environment of a process in the sandbox: nothing leaks in from the test's.
 func (s *Sandbox) Environ() []string {
-	proxy := closedProxy()
 	env := []string{
 		"PATH=" + s.Bin,
 		"HOME=" + s.Home,
@@ -194,15 +212,10 @@ func (s *Sandbox) Environ() []string {
 		"XDG_CONFIG_HOME=" + filepath.Join(s.Home, ".config"),
 		"XDG_CACHE_HOME=" + filepath.Join(s.Home, ".cache"),
 		"MINIKUBE_IN_STYLE=false",
-		"MINIKUBE_WANTUPDATENOTIFICATION=false",
-		"HTTP_PROXY=" + proxy, "HTTPS_PROXY=" + proxy, "http_proxy=" + proxy, "https_proxy=" + proxy,
-		"NO_PROXY=", "no_proxy=",
 	}
+	env = append(env, Offline()...)
 	if d := s.docker; d != nil {
-		env = append(env, "FAKE_DOCKER_CPUS="+strconv.Itoa(d.CPUs), "FAKE_DOCKER_MEMORY_MB="+strconv.Itoa(d.MemoryMB))
-		if d.Stopped {
-			env = append(env, "FAKE_DOCKER_DAEMON=stopped")
-		}
+		env = append(env, d.Env()...)
 	}
 	return append(env, s.extra...)
 }
