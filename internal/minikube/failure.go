@@ -246,12 +246,18 @@ func (e Exit) verdict(o StartOptions) (reason.Kind, string, string) {
 		return reason.MinikubeBroken, "minikube cannot read the profile's configuration",
 			fmt.Sprintf("Run `%s` to delete the profile, then svcgraph up to create it again.", purge)
 
-	// Creating or starting the machine and Kubernetes in it.
+	// The machine, and Kubernetes in it.
+	case e.ID == "GUEST_STATUS":
+		return reason.MinikubeBroken, "minikube cannot read the state of the profile's machine",
+			e.suggested(fmt.Sprintf("Check that the driver runs (for Docker: `docker ps`); if the machine is gone, `%s` deletes the profile.", purge))
+	case e.ID == "GUEST_STOP_TIMEOUT":
+		return reason.MinikubeProvision, "the machine did not stop",
+			e.suggested(fmt.Sprintf("Check that the driver runs (for Docker: `docker ps`), or delete the profile with `%s`.", purge))
 	case e.Code >= 40 && e.Code < 50:
 		return reason.MinikubeProvision, "a download failed",
 			e.suggested("Check the internet connection and any proxy (HTTPS_PROXY, NO_PROXY), then run svcgraph up again.")
 	case e.Code >= 30 && e.Code < 40 || e.Code >= 70:
-		return reason.MinikubeProvision, "the cluster's machine did not come up (" + e.ID + ")",
+		return reason.MinikubeProvision, "the machine or Kubernetes in it failed (" + e.ID + ")",
 			e.suggested(fmt.Sprintf("minikube says why above. Run `%s` to delete what the failed start left, then svcgraph up; `minikube logs -p %s` says more.", purge, o.Profile))
 
 	// Everything else minikube refused outright: a flag it does not accept.

@@ -51,7 +51,7 @@ var startFailures = []struct {
 	{"unreadable profile", 38, "", "X Exiting due to HOST_CONFIG_LOAD: Unable to load config: unmarshal: invalid character 'b' looking for beginning of value",
 		reason.MinikubeBroken, "cannot read the profile's configuration", "svcgraph down --purge --profile svcgraph"},
 	{"machine not created", 80, "", guestProvision,
-		reason.MinikubeProvision, "the cluster's machine did not come up (GUEST_PROVISION)", "svcgraph down --purge --profile svcgraph"},
+		reason.MinikubeProvision, "the machine or Kubernetes in it failed (GUEST_PROVISION)", "svcgraph down --purge --profile svcgraph"},
 	{"no reason given", 1, "", "panic: runtime error: invalid memory address or nil pointer dereference",
 		reason.MinikubeFailed, "", "minikube logs"},
 }
@@ -148,5 +148,27 @@ func TestStatusReadsEveryAnswer(t *testing.T) {
 				t.Fatalf("state %q, err %v; want %q", st.State, err, c.state)
 			}
 		})
+	}
+}
+
+// stop and unpause on a profile whose machine minikube cannot inspect (v1.37/v1.38 output).
+func TestStopAndUnpauseFailures(t *testing.T) {
+	const inspect = `docker container inspect svcgraph --format=<no value>: exec: "docker": executable file not found in $PATH`
+	x := execx.NewRecorder().
+		On("minikube stop -p svcgraph", execx.Response{ExitCode: 82, Stderr: "* Stopping node \"svcgraph\"  ...\nX Exiting due to GUEST_STOP_TIMEOUT: Unable to stop VM: " + inspect}).
+		On("minikube unpause -p svcgraph", execx.Response{ExitCode: 80, Stderr: `X Exiting due to GUEST_STATUS: Unable to get control-plane node svcgraph host status: state: unknown state "svcgraph": ` + inspect})
+	d := Driver{Exec: x}
+	for _, c := range []struct {
+		err  error
+		kind reason.Kind
+		msg  string
+	}{
+		{d.Stop(context.Background(), "svcgraph"), reason.MinikubeProvision, `minikube could not stop profile "svcgraph": the machine did not stop`},
+		{d.Unpause(context.Background(), "svcgraph"), reason.MinikubeBroken, `minikube could not unpause profile "svcgraph": minikube cannot read the state of the profile's machine`},
+	} {
+		e := reason.Of(c.err)
+		if e.Kind != c.kind || !strings.Contains(c.err.Error(), c.msg) || !strings.Contains(e.Advise(), "svcgraph down --purge --profile svcgraph") {
+			t.Errorf("got %s: %v / %s", e.Kind.ID, c.err, e.Advise())
+		}
 	}
 }
