@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,19 +47,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// goTool finds the go command: on PATH, else beside the running toolchain's GOROOT.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	for _, p := range []string{filepath.Join(runtime.GOROOT(), "bin", "go"), "/usr/local/go/bin/go"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
-}
-
 // binaries builds svcgraph and the minikube double (once) and returns their paths.
 func binaries(t *testing.T) (svcgraph, minikube string) {
 	t.Helper()
@@ -78,7 +64,7 @@ func binaries(t *testing.T) (svcgraph, minikube string) {
 		}
 		for _, b := range [][2]string{{"svcgraph", "."}, {"minikube", "./e2e/minikube-double"}} {
 			start := time.Now()
-			cmd := exec.Command(goTool(), "build", "-o", filepath.Join(dir, b[0]), b[1])
+			cmd := exec.Command(minikubetest.GoTool(), "build", "-o", filepath.Join(dir, b[0]), b[1])
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build -o %s %s: %v\n%s", filepath.Join(dir, b[0]), b[1], err, out)

@@ -71,7 +71,7 @@ func FakeDocker(t testing.TB) string {
 			return
 		}
 		_, self, _, _ := runtime.Caller(0)
-		cmd := exec.Command(goTool(), "build", "-o", filepath.Join(buildDir, "docker"), "./fakedocker")
+		cmd := exec.Command(GoTool(), "build", "-o", filepath.Join(buildDir, "docker"), "./fakedocker")
 		cmd.Dir = filepath.Dir(self)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./fakedocker: %v\n%s", err, out)
@@ -90,7 +90,9 @@ func Cleanup() {
 	}
 }
 
-func goTool() string {
+// GoTool finds the go command that builds test programs: on PATH, else beside the running
+// toolchain's GOROOT.
+func GoTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
