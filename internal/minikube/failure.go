@@ -192,6 +192,9 @@ func (e Exit) verdict(o StartOptions) (reason.Kind, string, string) {
 	case e.ID == "RSRC_INSUFFICIENT_REQ_MEMORY":
 		return reason.MinikubeMemory, fmt.Sprintf("--memory %s is less than Kubernetes needs", FormatMemory(o.MemoryMB)),
 			fmt.Sprintf("Ask for at least --memory %s.", FormatMemory(MinMemoryMB))
+	case e.ID == "RSRC_INVALID_HYPERV_MEMORY":
+		return reason.MinikubeMemory, fmt.Sprintf("Hyper-V needs an even number of MB, not --memory %s", FormatMemory(o.MemoryMB)),
+			fmt.Sprintf("Pass an even --memory, e.g. --memory %s.", FormatMemory(o.MemoryMB-1))
 	case e.Code == 23 || strings.HasPrefix(e.ID, "RSRC_") && strings.HasSuffix(e.ID, "_MEMORY"):
 		have := "less memory than Kubernetes needs"
 		if n, ok := firstInt(containerOnlyRE, e.Message); ok {
@@ -214,6 +217,9 @@ func (e Exit) verdict(o StartOptions) (reason.Kind, string, string) {
 	case e.ID == "DRV_NEEDS_ROOT":
 		return reason.MinikubePerm, fmt.Sprintf("the %s driver needs root", drv),
 			e.suggested("Run svcgraph as root or with passwordless sudo, or choose another driver with --driver.")
+	case e.Code == 37 || strings.HasPrefix(e.ID, "HOST_HOME_"):
+		return reason.MinikubePerm, "minikube may not write its own files (~/.minikube, or $MINIKUBE_HOME)",
+			e.suggested("Give your user back its minikube directory: `sudo chown -R $USER ~/.minikube` (or $MINIKUBE_HOME).")
 	case e.Code == 27 || e.Code == 57 || e.Code == 67 || strings.HasSuffix(e.ID, "_NEWGRP") || strings.Contains(e.ID, "PERMISSION"):
 		return reason.MinikubePerm, fmt.Sprintf("%s is not allowed to use %s", "your user", drv),
 			e.suggested("Give your user access to the driver (for Docker: `sudo usermod -aG docker $USER`, then log in again), or choose another with --driver.")
@@ -242,7 +248,7 @@ func (e Exit) verdict(o StartOptions) (reason.Kind, string, string) {
 	case e.ID == "GUEST_DRIVER_MISMATCH" || e.Code == 81:
 		return reason.MinikubeDriverMis, fmt.Sprintf("profile %q was created with another driver than %s", o.Profile, drv),
 			fmt.Sprintf("Run `%s` to delete it, or leave --driver out to start it with its own driver.", purge)
-	case e.ID == "HOST_CONFIG_LOAD" || e.ID == "HOST_HOME_PERMISSION":
+	case e.ID == "HOST_CONFIG_LOAD":
 		return reason.MinikubeBroken, "minikube cannot read the profile's configuration",
 			fmt.Sprintf("Run `%s` to delete the profile, then svcgraph up to create it again.", purge)
 
@@ -257,7 +263,7 @@ func (e Exit) verdict(o StartOptions) (reason.Kind, string, string) {
 		return reason.MinikubeProvision, "a download failed",
 			e.suggested("Check the internet connection and any proxy (HTTPS_PROXY, NO_PROXY), then run svcgraph up again.")
 	case e.Code >= 30 && e.Code < 40 || e.Code >= 70:
-		return reason.MinikubeProvision, "the machine or Kubernetes in it failed (" + e.ID + ")",
+		return reason.MinikubeProvision, provisionArea(e.Code) + " failed (" + e.ID + ")",
 			e.suggested(fmt.Sprintf("minikube says why above. Run `%s` to delete what the failed start left, then svcgraph up; `minikube logs -p %s` says more.", purge, o.Profile))
 
 	// Everything else minikube refused outright: a flag it does not accept.
@@ -266,4 +272,22 @@ func (e Exit) verdict(o StartOptions) (reason.Kind, string, string) {
 			e.suggested("minikube says why above; change the --cpus, --memory, --driver or --profile it names.")
 	}
 	return reason.Kind{}, "", ""
+}
+
+// provisionArea names what failed by the range of minikube's exit code (pkg/minikube/reason
+// exitcodes.go: the ranges follow minikube's dependency stack).
+func provisionArea(code int) string {
+	switch {
+	case code < 40:
+		return "minikube on this host"
+	case code < 80:
+		return "local networking"
+	case code < 90:
+		return "the machine"
+	case code < 100:
+		return "the container runtime in the machine"
+	case code < 110:
+		return "Kubernetes in the machine"
+	}
+	return "a Kubernetes service in the machine"
 }
