@@ -109,6 +109,14 @@ type worldConfig struct {
 	env      []string
 	minikube string               // the program on PATH as minikube; "" is the double
 	docker   *minikubetest.Docker // what the fake docker on PATH reports; nil: no docker
+	qemu     bool                 // a qemu-system-x86_64 on PATH, so the double finds the qemu2 driver
+	nodes    []testcluster.Node   // set: a private cluster of these nodes instead of the shared one
+}
+
+// onNodes gives the world a private cluster of its own with these nodes (about 15 s more), whose
+// nodes the minikube double resizes as a new profile's would be.
+func onNodes(nodes ...testcluster.Node) worldOption {
+	return func(c *worldConfig) { c.nodes = nodes }
 }
 
 // without leaves a tool (kubectl, helm, minikube) off PATH.
@@ -132,6 +140,12 @@ func withDocker(d *minikubetest.Docker) worldOption {
 	return func(c *worldConfig) { c.docker = d }
 }
 
+// withQEMU puts a qemu-system-x86_64 on PATH: the double, like minikube, then finds the qemu2
+// driver installed (a VM driver, whose node reports the profile's --cpus and --memory).
+func withQEMU() worldOption {
+	return func(c *worldConfig) { c.qemu = true }
+}
+
 // newWorld needs the loopback cluster and the fixture charts; without either the test is skipped
 // loudly (or fails under CI=true when the cluster is missing). Its user has a working Docker
 // engine (the fake docker: 4 CPUs, 16 GiB) and, for the double, is not root.
@@ -141,7 +155,15 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	cl := testcluster.Require(t)
+	var cl *testcluster.Cluster
+	if cfg.nodes != nil {
+		cl = testcluster.Private(t, cfg.nodes...)
+		// A new profile's nodes report what a real minikube node of its driver and size would;
+		// only on a private cluster, since it changes the nodes other tests share otherwise.
+		cfg.env = append(cfg.env, "MINIKUBE_DOUBLE_SIZE_NODES=true")
+	} else {
+		cl = testcluster.Require(t)
+	}
 	charts := chartrepo.Dir(t)
 	svcgraph, minikube := binaries(t)
 
@@ -190,6 +212,13 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 			t.Fatalf("%s for PATH: %v (scripts/testcluster up links kubectl and helm into %s)", name, err, cl.Layout.BinDir())
 		}
 		if err := os.Symlink(target, filepath.Join(w.bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cfg.qemu {
+		// The double only looks it up on PATH; it is never run.
+		qemu := "#!/bin/sh\necho 'QEMU emulator version 8.2.2'\n"
+		if err := os.WriteFile(filepath.Join(w.bin, "qemu-system-x86_64"), []byte(qemu), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -36,6 +36,8 @@ type Config struct {
 	StateDir     string // svcgraph's state: forwarder pid files
 	Helm         *cli.EnvSettings
 	KubeVersion  string // Kubernetes version assumed when rendering without a cluster
+	Preset       string // chartmod.PresetFull or PresetLite
+	CheckOnly    bool   // render: only the render checks and the budget against CPUs/MemoryMB
 
 	// install, wait and forward
 	Timeout   time.Duration
@@ -84,10 +86,7 @@ func (c Config) Validate() error {
 		return reason.New(reason.Usage, "Use letters, digits and dashes, at least 2 characters, starting and ending with a letter or digit (e.g. --profile svcgraph).",
 			"--profile %q is not a name minikube accepts", c.Profile)
 	}
-	// Chart versions are known without the network: an unsupported one stops here, before
-	// minikube starts or a chart repository is contacted.
-	if _, err := c.ChartOptions().Names(); err != nil {
-		return err
-	}
-	return nil
+	// Chart versions, the preset and repository URLs are checked without the network: a bad one
+	// stops here, before minikube starts or a chart repository is contacted.
+	return c.ChartOptions().ValidateCharts()
 }

@@ -101,6 +101,9 @@ func start(p *printer, st store, in invocation) {
 		fatal(err)
 	}
 	createMachine(p, prof)
+	if err := sizeNodes(prof, ds); err != nil {
+		fatal(err)
+	}
 	if isKIC(drv) {
 		p.step(stStartingVM, "Creating %s container (CPUs=%d, Memory=%dMB) ...", drv, cpus, mem)
 	} else {
@@ -313,6 +316,9 @@ func restart(p *printer, st store, in invocation, prof *Profile, ds driverState)
 	switch prof.Status {
 	case nonexistent:
 		createMachine(p, prof)
+		if err := sizeNodes(prof, ds); err != nil {
+			fatal(err)
+		}
 		p.step(stStartingVM, "Creating %s %s (CPUs=%d, Memory=%dMB) ...", prof.Driver, machineType, prof.CPUs, prof.Memory)
 	case running, paused:
 		p.step(stRunning, "Updating the running %s %q %s ...", prof.Driver, name, machineType)
