@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/svcgraph/svcgraph/internal/testenv"
 )
 
 // EnvDir names the variable with the directory scripts/minikube prints: DIR/<version>/minikube.
@@ -37,11 +39,7 @@ func Binaries(t testing.TB) map[string]string {
 	t.Helper()
 	dir := os.Getenv(EnvDir)
 	if dir == "" {
-		msg := "SKIPPED: no real minikube for the tests; run scripts/test, or export " + EnvDir + "=$(scripts/minikube) and then go test"
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but " + msg)
-		}
-		t.Skip("\n" + strings.Repeat("!", 80) + "\n" + msg + "\n" + strings.Repeat("!", 80))
+		testenv.Missing(t, "no real minikube for the tests; run scripts/test, or export "+EnvDir+"=$(scripts/minikube) and then go test")
 	}
 	bins := map[string]string{}
 	for _, v := range Versions {
