@@ -327,9 +327,14 @@ func newSession(cfg steps.Config) *steps.Session {
 		Spawner:      x,
 		Minikube:     minikube.Driver{Exec: x},
 		HostMemoryMB: hostMemoryMB,
+		HostCPUs:     hostCPUs,
 		GOOS:         runtime.GOOS,
 	}
 }
+
+// hostCPUs counts the CPUs this process may run on, as Docker counts them for the NCPU that
+// minikube's docker driver checks; its VM drivers count all of the host's, which is never fewer.
+func hostCPUs() (int, bool) { return runtime.NumCPU(), true }
 
 // runPlan runs a command's plan and returns the session for what follows it.
 func runPlan(c *cli.Context, plan func(steps.Config) steps.Plan) (*steps.Session, error) {

@@ -68,6 +68,8 @@ func TestBadInputIsAUsageError(t *testing.T) {
 		{"up", "--port", "70000"},
 		{"forward", "--port", "0"},
 		{"status", "--profile", ""},
+		{"up", "--profile", "my_profile"}, // minikube refuses it, but only after looking for a driver
+		{"down", "--purge", "--profile", "x"},
 	} {
 		out, code := run(t, args...)
 		if code != 2 || !strings.Contains(out, "What to do:") {

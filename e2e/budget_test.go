@@ -20,7 +20,7 @@ import (
 // refused too, with the table and the ways out; neither creates anything. Once the other pod is
 // gone lite installs with every pod Ready, and status shows the node's requests.
 func TestBudgetOnOneSmallNode(t *testing.T) {
-	w := newWorld(t, "budget4g", onNodes(testcluster.Nodes(1, "4", "4Gi")...))
+	w := newWorld(t, "budget4g", onNodes(testcluster.Nodes(1, "4", "4Gi")...), withQEMU())
 	t.Cleanup(func() { w.teardown(t) })
 
 	hog := w.hog(t, "2Gi")
@@ -62,7 +62,7 @@ func TestBudgetOnOneSmallNode(t *testing.T) {
 // TestBudgetEveryPodMustFitOneNode: three nodes of 2Gi hold the sum of the lite demo with a
 // load generator of 2500Mi, but no node holds that pod: refused, naming it.
 func TestBudgetEveryPodMustFitOneNode(t *testing.T) {
-	w := newWorld(t, "budget3x2g", onNodes(testcluster.Nodes(3, "2", "2Gi")...))
+	w := newWorld(t, "budget3x2g", onNodes(testcluster.Nodes(3, "2", "2Gi")...), withQEMU())
 	t.Cleanup(func() { w.teardown(t) })
 	r := w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--preset", "lite", "--driver", "qemu2", "--cpus", "2", "--memory", "2G",
 		"--set", "components.loadgenerator.resources.requests.memory=2500Mi",

@@ -6,19 +6,14 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,16 +21,12 @@ import (
 	"testing"
 	"time"
 
-	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/storage"
-	"helm.sh/helm/v3/pkg/storage/driver"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/svcgraph/svcgraph/internal/chartrepo"
+	"github.com/svcgraph/svcgraph/internal/minikubetest"
 	"github.com/svcgraph/svcgraph/internal/testcluster"
 )
 
@@ -52,20 +43,8 @@ func TestMain(m *testing.M) {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+	minikubetest.Cleanup()
 	os.Exit(code)
-}
-
-// goTool finds the go command: on PATH, else beside the running toolchain's GOROOT.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	for _, p := range []string{filepath.Join(runtime.GOROOT(), "bin", "go"), "/usr/local/go/bin/go"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
 }
 
 // binaries builds svcgraph and the minikube double (once) and returns their paths.
@@ -85,7 +64,7 @@ func binaries(t *testing.T) (svcgraph, minikube string) {
 		}
 		for _, b := range [][2]string{{"svcgraph", "."}, {"minikube", "./e2e/minikube-double"}} {
 			start := time.Now()
-			cmd := exec.Command(goTool(), "build", "-o", filepath.Join(dir, b[0]), b[1])
+			cmd := exec.Command(minikubetest.GoTool(), "build", "-o", filepath.Join(dir, b[0]), b[1])
 			cmd.Dir = root
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build -o %s %s: %v\n%s", filepath.Join(dir, b[0]), b[1], err, out)
@@ -128,9 +107,12 @@ type world struct {
 type worldOption func(*worldConfig)
 
 type worldConfig struct {
-	without map[string]bool // tools left off PATH
-	env     []string
-	nodes   []testcluster.Node // set: a private cluster of these nodes instead of the shared one
+	without  map[string]bool // tools left off PATH
+	env      []string
+	minikube string               // the program on PATH as minikube; "" is the double
+	docker   *minikubetest.Docker // what the fake docker on PATH reports; nil: no docker
+	qemu     bool                 // a qemu-system-x86_64 on PATH, so the double finds the qemu2 driver
+	nodes    []testcluster.Node   // set: a private cluster of these nodes instead of the shared one
 }
 
 // onNodes gives the world a private cluster of its own with these nodes (about 15 s more), whose
@@ -149,11 +131,29 @@ func withEnv(kv ...string) worldOption {
 	return func(c *worldConfig) { c.env = append(c.env, kv...) }
 }
 
+// withRealMinikube puts a real minikube binary on PATH instead of the double, kept off the
+// network (minikubetest.Offline) with its log files in the world's own TMPDIR.
+func withRealMinikube(bin string) worldOption {
+	return func(c *worldConfig) { c.minikube = bin }
+}
+
+// withDocker sets what the fake docker reports; nil leaves docker off PATH.
+func withDocker(d *minikubetest.Docker) worldOption {
+	return func(c *worldConfig) { c.docker = d }
+}
+
+// withQEMU puts a qemu-system-x86_64 on PATH: the double, like minikube, then finds the qemu2
+// driver installed (a VM driver, whose node reports the profile's --cpus and --memory).
+func withQEMU() worldOption {
+	return func(c *worldConfig) { c.qemu = true }
+}
+
 // newWorld needs the loopback cluster and the fixture charts; without either the test is skipped
-// loudly (or fails under CI=true when the cluster is missing).
+// loudly (or fails under CI=true when the cluster is missing). Its user has a working Docker
+// engine (the fake docker: 4 CPUs, 16 GiB) and, for the double, is not root.
 func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 	t.Helper()
-	cfg := worldConfig{without: map[string]bool{}}
+	cfg := worldConfig{without: map[string]bool{}, docker: &minikubetest.Docker{CPUs: 4, MemoryMB: 16384}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -181,6 +181,9 @@ func newBareWorld(t *testing.T, name, sourceKubeconfig string, cfg worldConfig, 
 	t.Helper()
 	svcgraph, minikube := binaries(t)
 	dir := t.TempDir()
+	if cfg.minikube != "" {
+		minikube = cfg.minikube
+	}
 	w := &world{
 		dir:              dir,
 		bin:              filepath.Join(dir, "bin"),
@@ -190,7 +193,7 @@ func newBareWorld(t *testing.T, name, sourceKubeconfig string, cfg worldConfig, 
 		mkState:          filepath.Join(dir, "minikube-double"),
 		mkLog:            filepath.Join(dir, "minikube-double.log"),
 		stateDir:         filepath.Join(dir, "state", "svcgraph"),
-		extraEnv:         cfg.env,
+		extraEnv:         append(worldEnv(t, cfg, dir), cfg.env...),
 		Profile:          "svcgraph",
 		// Unique per test: the cluster is shared with other packages' tests and other runs.
 		Namespace: "e2e-" + name + "-" + rand.String(5),
@@ -205,6 +208,9 @@ func newBareWorld(t *testing.T, name, sourceKubeconfig string, cfg worldConfig, 
 		}
 	}
 	tools["svcgraph"], tools["minikube"] = svcgraph, minikube
+	if cfg.docker != nil {
+		tools["docker"] = minikubetest.FakeDocker(t)
+	}
 	for name, target := range tools {
 		if cfg.without[name] {
 			continue
@@ -216,6 +222,13 @@ func newBareWorld(t *testing.T, name, sourceKubeconfig string, cfg worldConfig, 
 			t.Fatal(err)
 		}
 	}
+	if cfg.qemu {
+		// The double only looks it up on PATH; it is never run.
+		qemu := "#!/bin/sh\necho 'QEMU emulator version 8.2.2'\n"
+		if err := os.WriteFile(filepath.Join(w.bin, "qemu-system-x86_64"), []byte(qemu), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	w.svcgraph = filepath.Join(w.bin, "svcgraph")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -223,6 +236,23 @@ func newBareWorld(t *testing.T, name, sourceKubeconfig string, cfg worldConfig, 
 		}
 	})
 	return w
+}
+
+// worldEnv is the environment the world's minikube and docker need.
+func worldEnv(t *testing.T, cfg worldConfig, dir string) []string {
+	var env []string
+	if cfg.docker != nil {
+		env = cfg.docker.Env()
+	}
+	if cfg.minikube == "" {
+		// The tests run as root, which real minikube refuses; the double plays a regular user.
+		return append(env, "MINIKUBE_DOUBLE_ROOT=false")
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return append(append(env, "TMPDIR="+tmp), minikubetest.Offline()...)
 }
 
 // environ is the whole environment of a svcgraph process: nothing leaks in from the test's own.
@@ -258,8 +288,9 @@ func (w *world) names() []string {
 
 // upArgs is `up` with this world's names, port and a generous timeout, then extra flags. It skips
 // the service-graph check (no Prometheus with traffic behind these installs); graph_test.go opts back in.
+// --cpus 2: preflight refuses more CPUs than the host has, and test machines may have only 2.
 func (w *world) upArgs(extra ...string) []string {
-	return append(append([]string{"up"}, w.names()...), append([]string{"--port", strconv.Itoa(w.Port), "--timeout", "10m", "--no-verify"}, extra...)...)
+	return append(append([]string{"up"}, w.names()...), append([]string{"--port", strconv.Itoa(w.Port), "--timeout", "10m", "--no-verify", "--cpus", "2"}, extra...)...)
 }
 
 type result struct {
@@ -388,323 +419,6 @@ func countCalls(calls []string, prefix string) int {
 		}
 	}
 	return n
-}
-
-// Cluster-side checks, through client-go and Helm's release storage.
-
-func (w *world) ctx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// namespaceExists says whether the world's namespace is in the API server (terminating or not).
-func (w *world) namespaceExists(t *testing.T) bool {
-	t.Helper()
-	_, err := w.cluster.Client.CoreV1().Namespaces().Get(w.ctx(t), w.Namespace, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false
-	}
-	if err != nil {
-		t.Fatalf("get namespace %s: %v", w.Namespace, err)
-	}
-	return true
-}
-
-// release reads the latest revision of the world's release from Helm's storage (Secrets in the
-// namespace, as the Helm SDK and CLI keep them), or nil when there is none.
-func (w *world) release(t *testing.T) *release.Release {
-	t.Helper()
-	st := storage.Init(driver.NewSecrets(w.cluster.Client.CoreV1().Secrets(w.Namespace)))
-	rel, err := st.Last(w.Release)
-	if errors.Is(err, driver.ErrReleaseNotFound) {
-		return nil
-	}
-	if err != nil {
-		t.Fatalf("reading release %s in %s: %v", w.Release, w.Namespace, err)
-	}
-	return rel
-}
-
-// helmSecrets lists Helm's storage Secrets of the release in the world's namespace.
-func (w *world) helmSecrets(t *testing.T) []string {
-	t.Helper()
-	sel := labels.Set{"owner": "helm", "name": w.Release}.String()
-	list, err := w.cluster.Client.CoreV1().Secrets(w.Namespace).List(w.ctx(t), metav1.ListOptions{LabelSelector: sel})
-	if err != nil {
-		t.Fatalf("list helm secrets: %v", err)
-	}
-	var names []string
-	for _, s := range list.Items {
-		names = append(names, s.Name)
-	}
-	return names
-}
-
-// clusterScoped lists the ClusterRoles and ClusterRoleBindings Helm created for the release.
-func (w *world) clusterScoped(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	mine := func(m metav1.ObjectMeta) bool {
-		return m.Annotations["meta.helm.sh/release-name"] == w.Release && m.Annotations["meta.helm.sh/release-namespace"] == w.Namespace
-	}
-	roles, err := w.cluster.Client.RbacV1().ClusterRoles().List(w.ctx(t), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range roles.Items {
-		if mine(r.ObjectMeta) {
-			out = append(out, "ClusterRole/"+r.Name)
-		}
-	}
-	bindings, err := w.cluster.Client.RbacV1().ClusterRoleBindings().List(w.ctx(t), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range bindings.Items {
-		if mine(b.ObjectMeta) {
-			out = append(out, "ClusterRoleBinding/"+b.Name)
-		}
-	}
-	return out
-}
-
-// unchanged asserts that a failed command left no trace in the cluster.
-func (w *world) unchanged(t *testing.T) {
-	t.Helper()
-	if w.namespaceExists(t) {
-		t.Errorf("namespace %s exists after a failed up", w.Namespace)
-	}
-	if s := w.helmSecrets(t); len(s) > 0 {
-		t.Errorf("Helm release storage exists after a failed up: %v", s)
-	}
-	if objs := w.clusterScoped(t); len(objs) > 0 {
-		t.Errorf("cluster-scoped objects of release %s exist after a failed up: %v", w.Release, objs)
-	}
-}
-
-// podsReady asserts that the namespace has pods and that every pod that serves (not a finished
-// Job pod) is Ready; it returns how many there are.
-func (w *world) podsReady(t *testing.T) int {
-	t.Helper()
-	pods, err := w.cluster.Client.CoreV1().Pods(w.Namespace).List(w.ctx(t), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serving := 0
-	var notReady []string
-	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodSucceeded {
-			continue
-		}
-		serving++
-		ready := false
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				ready = true
-			}
-		}
-		if !ready || p.DeletionTimestamp != nil {
-			notReady = append(notReady, fmt.Sprintf("%s (%s)", p.Name, p.Status.Phase))
-		}
-	}
-	if serving == 0 {
-		t.Fatalf("no pods in namespace %s", w.Namespace)
-	}
-	if len(notReady) > 0 {
-		t.Errorf("%d of %d pods not ready: %s", len(notReady), serving, strings.Join(notReady, ", "))
-	}
-	return serving
-}
-
-// Forwarding.
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// portClosed says whether nothing accepts connections on 127.0.0.1:port.
-func portClosed(port int) bool {
-	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 2*time.Second)
-	if err != nil {
-		return true
-	}
-	c.Close()
-	return false
-}
-
-// getUntil GETs url until it answers 200 with want as its body, or the deadline passes. kwok
-// applies PortForward rules through a watch and gives no signal when it has, so the first
-// requests may reach the old target: polling is the only way to see the rule take effect.
-func getUntil(t *testing.T, url, want string, limit time.Duration) {
-	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(limit)
-	var last string
-	for attempt := 1; ; attempt++ {
-		resp, err := client.Get(url)
-		if err == nil {
-			body, rerr := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if rerr == nil && resp.StatusCode == http.StatusOK && string(body) == want {
-				t.Logf("GET %s: %q after %d attempt(s)", url, body, attempt)
-				return
-			}
-			last = fmt.Sprintf("%s %q (read error %v)", resp.Status, body, rerr)
-		} else {
-			last = err.Error()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s did not return %q within %s; last answer: %s", url, want, limit, last)
-		}
-		time.Sleep(250 * time.Millisecond) // polling interval: kwok has no "rule applied" event
-	}
-}
-
-// forwarderRecord is the pid file `up --detach` writes.
-func (w *world) pidFile() string {
-	return filepath.Join(w.stateDir, fmt.Sprintf("forward-%s-%s-%s.json", w.Profile, w.Namespace, w.Release))
-}
-
-// processGone says whether pid no longer runs. A zombie (exited, not yet reaped by whoever
-// inherited the orphaned forwarder) counts as gone.
-func processGone(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return errors.Is(err, os.ErrNotExist)
-	}
-	// /proc/PID/stat: "pid (comm) state …"; comm may contain spaces and parentheses.
-	s := string(data)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] == 'Z' || s[i+2] == 'X'
-	}
-	return false
-}
-
-// running is a svcgraph process the test talks to while it runs (to interrupt it, say), its
-// stdout followed line by line.
-type running struct {
-	cmd     *exec.Cmd
-	lines   *lineReader
-	stderr  strings.Builder
-	drained chan struct{}
-}
-
-// start runs svcgraph with args in the background until ctx ends; its output is recorded under
-// label when the (sub)test ends.
-func (w *world) start(t *testing.T, ctx context.Context, label string, args ...string) *running {
-	t.Helper()
-	p := &running{cmd: exec.CommandContext(ctx, w.svcgraph, args...), drained: make(chan struct{})}
-	p.cmd.Env, p.cmd.Dir, p.cmd.WaitDelay = w.environ(), w.dir, 10*time.Second
-	p.cmd.Stderr = &p.stderr
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.lines = newLineReader(stdout)
-	t.Cleanup(func() {
-		w.record(fmt.Sprintf("$ svcgraph %s (%s)\n--- stdout ---\n%s--- stderr ---\n%s",
-			strings.Join(args, " "), label, p.lines, p.stderr.String()))
-	})
-	return p
-}
-
-// await waits for a line of stdout containing want, then keeps reading the rest so the process
-// never blocks writing. If the line never comes, the process is killed and the test fails.
-func (p *running) await(t *testing.T, want string, limit time.Duration, what string) {
-	t.Helper()
-	if !p.lines.waitLine(want, limit) {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
-		t.Fatalf("%s\n%s", what, p.output())
-	}
-	go func() { p.lines.drain(); close(p.drained) }()
-}
-
-// interrupt sends SIGINT (Ctrl-C), reads stdout to its end (the process closes it when it
-// exits) before Wait closes the pipe, and returns the exit code and Wait's error.
-func (p *running) interrupt(t *testing.T) (int, error) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.drained:
-	case <-time.After(time.Minute):
-		t.Errorf("svcgraph still runs a minute after Ctrl-C")
-	}
-	err := p.cmd.Wait()
-	return p.cmd.ProcessState.ExitCode(), err
-}
-
-func (p *running) output() string {
-	return "--- stdout ---\n" + p.lines.String() + "--- stderr ---\n" + p.stderr.String()
-}
-
-// lineReader follows a running process's stdout line by line.
-type lineReader struct {
-	lines chan string
-	all   strings.Builder
-	mu    sync.Mutex
-}
-
-func newLineReader(r io.Reader) *lineReader {
-	lr := &lineReader{lines: make(chan string, 256)}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			lr.mu.Lock()
-			lr.all.WriteString(sc.Text() + "\n")
-			lr.mu.Unlock()
-			lr.lines <- sc.Text()
-		}
-		close(lr.lines)
-	}()
-	return lr
-}
-
-func (lr *lineReader) String() string {
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	return lr.all.String()
-}
-
-// waitLine waits for a line containing want; false when the stream ends or the deadline passes.
-func (lr *lineReader) waitLine(want string, limit time.Duration) bool {
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	for {
-		select {
-		case l, ok := <-lr.lines:
-			if !ok {
-				return false
-			}
-			if strings.Contains(l, want) {
-				return true
-			}
-		case <-timer.C:
-			return false
-		}
-	}
-}
-
-// drain consumes the remaining lines so the process never blocks writing.
-func (lr *lineReader) drain() {
-	for range lr.lines {
-	}
 }
 
 // teardown runs `svcgraph down` for a world whose test may have left an install, a namespace or

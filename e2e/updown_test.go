@@ -52,9 +52,10 @@ func TestUpDown(t *testing.T) {
 				t.Errorf("preflight line %q does not name %q", pre, tool)
 			}
 		}
-		// The profile was created through minikube with svcgraph's default size.
+		// The profile was created through minikube with the size asked for (upArgs' --cpus 2)
+		// and svcgraph's default memory.
 		calls := w.minikubeCalls(t)
-		want := "start -p " + w.Profile + " --cpus 4 --memory 8192"
+		want := "start -p " + w.Profile + " --cpus 2 --memory 8192"
 		if !slices.Contains(calls, want) {
 			t.Errorf("minikube double log lacks %q:\n%s", want, strings.Join(calls, "\n"))
 		}

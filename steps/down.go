@@ -18,12 +18,18 @@ func (FindCluster) Title() string { return "Finding the cluster" }
 
 func (FindCluster) Run(ctx context.Context, s *Session) error {
 	st, err := s.Minikube.Status(ctx, s.Config.Profile)
+	if reason.Of(err).Kind == reason.MinikubeBroken && s.Config.PurgeCluster {
+		// A profile minikube cannot even load is what --purge is for: delete it below.
+		st, err = minikube.Status{State: minikube.Broken}, nil
+	}
 	if err != nil {
 		return reason.Ensure(reason.MinikubeFailed, err, "", "could not read the state of minikube profile %q", s.Config.Profile)
 	}
+	s.clusterState = st.State
 	if st.State != minikube.Running {
 		s.clusterAway = fmt.Sprintf("minikube profile %s is %s", s.Config.Profile, map[minikube.State]string{
-			minikube.Absent: "absent", minikube.Stopped: "stopped", minikube.Paused: "paused", minikube.Broken: "not healthy"}[st.State])
+			minikube.Absent: "absent", minikube.Stopped: "stopped", minikube.Paused: "paused", minikube.Broken: "not healthy",
+			minikube.Unknown: "in a state minikube cannot read"}[st.State])
 		s.Result(s.clusterAway + ": nothing to uninstall")
 		return nil
 	}
@@ -123,6 +129,11 @@ func (m StopMinikube) Run(ctx context.Context, s *Session) error {
 	act, done := s.Minikube.Stop, "stopped"
 	if m.Delete {
 		act, done = s.Minikube.Delete, "deleted"
+	} else if s.clusterState == minikube.Unknown {
+		// minikube cannot reach the machine (none was made, or its driver is down), so there is
+		// nothing to stop: `minikube stop` would only retry for a while and fail.
+		s.Result(fmt.Sprintf("skipped: %s; `svcgraph down --purge --profile %s` deletes it", s.clusterAway, s.Config.Profile))
+		return nil
 	}
 	if err := act(ctx, s.Config.Profile); err != nil {
 		return err

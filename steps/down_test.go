@@ -14,6 +14,7 @@ import (
 
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
+	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
 // fakeSpawner records what it is asked to terminate; a forwarder the test pretends runs (by
@@ -149,4 +150,48 @@ type terminateRecorder struct {
 func (r *terminateRecorder) Terminate(pid int) error {
 	r.terminated = append(r.terminated, pid)
 	return r.Spawner.Terminate(pid)
+}
+
+// down on profiles an earlier failed start left behind: one whose machine minikube cannot read
+// (status null) and one whose configuration it cannot load (status exits 38). --purge deletes
+// both; --stop has nothing to stop on the first and refuses the second with the way out.
+func TestDownOnABrokenProfile(t *testing.T) {
+	const unreadableConfig = `{"specversion":"1.0","type":"io.k8s.sigs.minikube.error","data":{"advice":"","exitcode":"38","message":"Error getting cluster config: unmarshal: invalid character","name":"HOST_CONFIG_LOAD"}}`
+	for _, c := range []struct {
+		name      string
+		status    execx.Response
+		stop      bool
+		wantErr   reason.Kind
+		wantCalls string
+		wantLast  string
+	}{
+		{"no machine, purge", execx.Response{Stdout: "null"}, false, reason.Kind{}, statusCmd + "\nminikube delete -p svcgraph", "profile svcgraph deleted"},
+		{"no machine, stop", execx.Response{Stdout: "null", ExitCode: 7}, true, reason.Kind{}, statusCmd, "skipped: minikube profile svcgraph is in a state minikube cannot read; `svcgraph down --purge --profile svcgraph` deletes it"},
+		{"unreadable config, purge", execx.Response{Stdout: unreadableConfig, ExitCode: 38}, false, reason.Kind{}, statusCmd + "\nminikube delete -p svcgraph", "profile svcgraph deleted"},
+		{"unreadable config, stop", execx.Response{Stdout: unreadableConfig, ExitCode: 38}, true, reason.MinikubeBroken, statusCmd, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			x := execx.NewRecorder().On(statusCmd, c.status)
+			cfg := Config{Profile: "svcgraph", Namespace: "otel-demo", Release: "my-otel-demo", StateDir: t.TempDir(), PurgeCluster: !c.stop, StopCluster: c.stop}
+			s := &Session{Config: cfg, Exec: x, Spawner: &fakeSpawner{}, Minikube: minikube.Driver{Exec: x}}
+			var out bytes.Buffer
+			err := (&Runner{Out: &out, Mode: Plain, Now: tick()}).Run(context.Background(), DownPlan(cfg), s)
+			if got := strings.Join(x.CallsSnapshot(), "\n"); got != c.wantCalls {
+				t.Errorf("ran\n%s\nwant\n%s", got, c.wantCalls)
+			}
+			if c.wantErr != (reason.Kind{}) {
+				if e := reason.Of(err); e.Kind != c.wantErr || !strings.Contains(e.Advise(), "svcgraph down --purge --profile svcgraph") {
+					t.Errorf("got %s: %v / %s", e.Kind.ID, err, e.Advise())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("down failed: %v\n%s", err, out.String())
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if last := lines[len(lines)-1]; !strings.HasSuffix(last, ": "+c.wantLast) {
+				t.Errorf("last line %q, want it to end in %q\n%s", last, c.wantLast, out.String())
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -52,6 +53,11 @@ func (StartMinikube) Run(ctx context.Context, s *Session) error {
 	}
 	s.Progress(fmt.Sprintf("starting %s profile %s", lower(st.State), c.Profile))
 	if err := mk.Start(ctx, start); err != nil {
+		if st.State == minikube.Unknown {
+			// A profile whose machine minikube cannot read may be what an earlier failed start
+			// left: deleting it is the way out when fixing what minikube names is not enough.
+			return withAdvice(err, fmt.Sprintf("If profile %s keeps failing, `svcgraph down --purge --profile %s` deletes it.", c.Profile, c.Profile))
+		}
 		return err
 	}
 	s.Result(fmt.Sprintf("started %s profile %s", lower(st.State), c.Profile))
@@ -59,10 +65,8 @@ func (StartMinikube) Run(ctx context.Context, s *Session) error {
 }
 
 func lower(st minikube.State) string {
-	if st == minikube.Broken {
-		return "unhealthy"
-	}
-	return map[minikube.State]string{minikube.Stopped: "stopped", minikube.Paused: "paused"}[st]
+	return map[minikube.State]string{minikube.Stopped: "stopped", minikube.Paused: "paused",
+		minikube.Broken: "unhealthy", minikube.Unknown: "unreadable"}[st]
 }
 
 func checkProfileFits(ctx context.Context, s *Session) error {
@@ -88,4 +92,13 @@ func checkProfileFits(ctx context.Context, s *Session) error {
 			c.Profile, p.Config.CPUs, minikube.FormatMemory(p.Config.Memory), c.CPUs, minikube.FormatMemory(c.MemoryMB))
 	}
 	return nil
+}
+
+// withAdvice adds a sentence to the advice of a kinded error.
+func withAdvice(err error, more string) error {
+	e := reason.Of(err)
+	if strings.Contains(e.Advise(), more) {
+		return err
+	}
+	return &reason.Error{Kind: e.Kind, Msg: e.Msg, Err: e.Err, Advice: strings.TrimSpace(e.Advise() + "\n" + more)}
 }

@@ -133,7 +133,8 @@ func TestMinikubeStartFailuresMapToAdvice(t *testing.T) {
 		{63, reason.MinikubeDriver, "❌  Exiting due to PROVIDER_DOCKER_NOT_RUNNING: \"docker version --format <no value>-<no value>:<no value>\" exit status 1"},
 		{65, reason.MinikubeDriver, "❌  Exiting due to PROVIDER_QEMU_NOT_FOUND: The 'qemu' provider was not found"},
 		{81, reason.MinikubeDriverMis, "❌  Exiting due to GUEST_DRIVER_MISMATCH: The existing \"svcgraph\" cluster was created using the \"docker\" driver"},
-		{80, reason.MinikubeFailed, "❌  Exiting due to GUEST_START: something else"},
+		{80, reason.MinikubeProvision, "❌  Exiting due to GUEST_START: something else"},
+		{1, reason.MinikubeFailed, "panic: runtime error: invalid memory address or nil pointer dereference"},
 	}
 	for _, c := range cases {
 		x := execx.NewRecorder().
@@ -150,6 +151,29 @@ func TestMinikubeStartFailuresMapToAdvice(t *testing.T) {
 		}
 		if e.Advise() == "" {
 			t.Errorf("exit %d: no advice", c.code)
+		}
+	}
+}
+
+// A start that failed after saving the profile leaves one whose machine minikube cannot read:
+// v1.37 prints null and exits 0, v1.38 exits 7. up must start it, not take it for running.
+func TestMinikubeUnreadableProfileIsStarted(t *testing.T) {
+	for _, code := range []int{0, 7} {
+		x := execx.NewRecorder().
+			On(statusCmd, execx.Response{Stdout: "null", ExitCode: code}).
+			On(listCmd, execx.Response{Stdout: profileList("", 4, 8192, "docker")})
+		s, err := runMinikubeStep(t, x, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(calls(x), startCmd) || s.result != "started unreadable profile svcgraph" {
+			t.Errorf("status exit %d: ran:\n%s\nresult %q", code, calls(x), s.result)
+		}
+		// When that start fails too, the advice names the way out.
+		x.On(startCmd, execx.Response{Stderr: "X Exiting due to DRV_AS_ROOT: The \"docker\" driver should not be used with root privileges.", ExitCode: 57})
+		_, err = runMinikubeStep(t, x, Config{})
+		if e := reason.Of(err); e.Kind != reason.MinikubePerm || !strings.Contains(e.Advise(), "svcgraph down --purge --profile svcgraph") {
+			t.Errorf("status exit %d: got %s: %v / %s", code, e.Kind.ID, err, e.Advise())
 		}
 	}
 }

@@ -66,7 +66,7 @@ var tools = []tool{
 }
 
 // Preflight checks that kubectl, minikube and helm are installed and new enough, and that the
-// host has the memory asked for.
+// host has the CPUs and memory asked for.
 type Preflight struct{}
 
 func (Preflight) ID() string    { return "preflight" }
@@ -103,6 +103,9 @@ func (Preflight) Run(ctx context.Context, s *Session) error {
 	case len(old) > 0:
 		return reason.New(reason.OldBinary, strings.Join(advice, "\n"), "too old: %s", strings.Join(old, ", "))
 	}
+	if err := checkHostCPUs(s); err != nil {
+		return err
+	}
 	if s.HostMemoryMB != nil {
 		if total, ok := s.HostMemoryMB(); ok && total < s.Config.MemoryMB {
 			return reason.New(reason.HostMemory, fmt.Sprintf("Ask for less with --memory (this host has %s; minikube needs at least %s).",
@@ -115,6 +118,25 @@ func (Preflight) Run(ctx context.Context, s *Session) error {
 	}
 	s.Result(strings.Join(found, ", "))
 	return nil
+}
+
+// checkHostCPUs refuses --cpus beyond the host's count before minikube is started: every driver
+// refuses it too (exit 29), but only after minikube has looked for a driver, and a 2-core laptop
+// meets it with svcgraph's default of 4.
+func checkHostCPUs(s *Session) error {
+	if s.HostCPUs == nil {
+		return nil
+	}
+	n, ok := s.HostCPUs()
+	if !ok || n >= s.Config.CPUs {
+		return nil
+	}
+	if n < minikube.MinCPUs {
+		return reason.New(reason.HostCPUs, fmt.Sprintf("minikube needs at least %d CPUs; run svcgraph on a machine (or VM) with %d or more.", minikube.MinCPUs, minikube.MinCPUs),
+			"this host has %d CPU, fewer than the %d minikube needs", n, minikube.MinCPUs)
+	}
+	return reason.New(reason.HostCPUs, fmt.Sprintf("Ask for at most --cpus %d (this host has %d; minikube needs at least %d).", n, n, minikube.MinCPUs),
+		"--cpus %d is more than this host's %d CPUs", s.Config.CPUs, n)
 }
 
 type toolVersion struct {

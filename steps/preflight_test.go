@@ -89,6 +89,34 @@ func TestPreflightHostMemory(t *testing.T) {
 	}
 }
 
+func TestPreflightHostCPUs(t *testing.T) {
+	for _, c := range []struct {
+		host       int
+		ok         bool
+		msg, hint  string
+		wantRefuse bool
+	}{
+		{host: 2, ok: true, msg: "--cpus 4 is more than this host's 2 CPUs", hint: "Ask for at most --cpus 2", wantRefuse: true},
+		{host: 1, ok: true, msg: "this host has 1 CPU, fewer than the 2 minikube needs", hint: "a machine (or VM) with 2 or more", wantRefuse: true},
+		{host: 4, ok: true},
+		{host: 0, ok: false}, // the OS did not tell: minikube checks it itself
+	} {
+		s := &Session{Config: Config{CPUs: 4, MemoryMB: 8192}, Exec: versions("v1.37.2", "v1.37.0", "v3.22.0"), GOOS: "linux",
+			HostCPUs: func() (int, bool) { return c.host, c.ok }}
+		err := Preflight{}.Run(context.Background(), s)
+		if !c.wantRefuse {
+			if err != nil {
+				t.Errorf("host with %d CPUs (ok=%v): %v", c.host, c.ok, err)
+			}
+			continue
+		}
+		e := reason.Of(err)
+		if e.Kind != reason.HostCPUs || !strings.Contains(err.Error(), c.msg) || !strings.Contains(e.Advise(), c.hint) {
+			t.Errorf("host with %d CPUs: got %s: %v / %s", c.host, e.Kind.ID, err, e.Advise())
+		}
+	}
+}
+
 func TestPreflightRefusesABusyPortBeforeAnythingElse(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -18,6 +18,8 @@ type Session struct {
 	Minikube minikube.Driver
 	// HostMemoryMB reports the host's memory, or ok=false where the OS does not tell.
 	HostMemoryMB func() (mb int, ok bool)
+	// HostCPUs reports how many CPUs the host has, or ok=false when it cannot tell.
+	HostCPUs func() (n int, ok bool)
 	// GOOS picks install hints; runtime.GOOS unless a test says otherwise.
 	GOOS string
 
@@ -36,6 +38,8 @@ type Session struct {
 	runner      *Runner
 	result      string
 	details     any
+
+	clusterState minikube.State // the profile's state as `down` found it
 }
 
 // profileSize is a minikube profile's CPUs and memory.

@@ -3,18 +3,17 @@ package main
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 )
 
 // profileNameRe is minikube's config.ProfileNameValid pattern.
 var profileNameRe = regexp.MustCompile(`^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9])$`)
-
-const dockerDocURL = "https://minikube.sigs.k8s.io/docs/drivers/docker/"
 
 // exampleCmd is mustload.ExampleCmd: the default profile needs no -p.
 func exampleCmd(profile, action string) string {
@@ -26,243 +25,6 @@ func exampleCmd(profile, action string) string {
 
 // isKIC: drivers that run the node as a container (minikube's driver.IsKIC).
 func isKIC(d string) bool { return d == "docker" || d == "podman" }
-
-func start(p *printer, st store, in invocation) {
-	name := in.profile()
-	prefix := ""
-	if name != defaultProfile {
-		prefix = "[" + name + "] "
-	}
-	p.step(stHappy, "%sminikube %s on %s", prefix, minikubeVersion, platform())
-
-	if !profileNameRe.MatchString(name) || len(name) < 2 {
-		p.warning("Profile name '%s' is not valid", name)
-		p.exitWith(kind{id: "MK_USAGE", code: exProgramUsage}, "Only alphanumeric and dashes '-' are permitted. Minimum 2 characters, starting with alphanumeric.")
-	}
-	existing, err := st.load(name)
-	if err != nil {
-		fatal(err)
-	}
-	requested := in.values["driver"]
-	if requested == "" {
-		requested = in.values["vm-driver"]
-	}
-
-	// validateSpecifiedDriver: an existing profile keeps its driver.
-	fail := os.Getenv("MINIKUBE_DOUBLE_FAIL")
-	if existing != nil && requested != "" && requested != existing.Driver || fail == "81" {
-		old := "docker"
-		if existing != nil {
-			old = existing.Driver
-		}
-		newDrv := requested
-		if newDrv == "" || newDrv == old {
-			newDrv = "qemu2"
-		}
-		p.exitWith(kind{id: "GUEST_DRIVER_MISMATCH", code: 81, st: stConflict,
-			advice: fmt.Sprintf("Delete the existing '%s' cluster using: '%s', or start the existing '%s' cluster using: '%s --driver=%s'",
-				name, exampleCmd(name, "delete"), name, exampleCmd(name, "start"), old)},
-			fmt.Sprintf("The existing %q cluster was created using the %q driver, which is incompatible with requested %q driver.", name, old, newDrv))
-	}
-
-	drv := requested
-	switch {
-	case existing != nil:
-		drv = existing.Driver
-		p.step(stSparkle, "Using the %s driver based on existing profile", drv)
-	case requested != "":
-		p.step(stSparkle, "Using the %s driver based on user configuration", drv)
-	default:
-		drv = "docker"
-		if fail == "55" {
-			// Auto-detection found Docker installed but not running (start.go selectDriver).
-			p.step(style{"👎  ", "* ", false}, "Unable to pick a default driver. Here is what was considered, in preference order:")
-			p.step(stOption, "docker: Not healthy")
-			p.step(stOption, "docker: Suggestion: Start the Docker service <%s>", dockerDocURL)
-			p.step(stTip, "Alternatively you could install one of these drivers:")
-			p.exitWith(kind{id: "DRV_DOCKER_NOT_RUNNING", code: 55}, "Found docker, but the docker service isn't running. Try restarting the docker service.")
-		}
-		p.step(stSparkle, "Automatically selected the docker driver")
-	}
-	injectDriverFault(p, fail, drv)
-	if fail == "23" {
-		// validateRequestedMemorySize runs for new and existing profiles alike.
-		p.exitWith(kind{id: "RSRC_INSUFFICIENT_CONTAINER_MEMORY", code: 23, st: stUnmet},
-			fmt.Sprintf("%s only has %dMiB available, less than the required %dMiB for Kubernetes", drv, 1024, minUsableMem))
-	}
-
-	if existing != nil {
-		restart(p, st, in, existing)
-		return
-	}
-
-	cpus := 2
-	if in.set["cpus"] {
-		cpus, _ = strconv.Atoi(in.values["cpus"]) // viper.GetInt: anything else reads as 0
-	}
-	sysMem := systemMemoryMB()
-	mem := suggestMemory(sysMem)
-	if in.set["memory"] {
-		mem, err = parseMemoryMB(in.values["memory"])
-		if err != nil {
-			p.exitWith(kind{id: "MK_USAGE", code: exProgramUsage},
-				fmt.Sprintf("Generate unable to parse memory '%s': %v", in.values["memory"], err))
-		}
-		if isKIC(drv) && mem > sysMem {
-			p.exitWith(kind{id: "MK_USAGE", code: exProgramUsage},
-				fmt.Sprintf("%s has only %dMB memory but you specified %dMB", fullName(drv), sysMem, mem))
-		}
-	}
-	if mem < minUsableMem {
-		p.exitWith(kind{id: "RSRC_INSUFFICIENT_REQ_MEMORY", code: 23, st: stUnmet},
-			fmt.Sprintf("Requested memory allocation %dMiB is less than the usable minimum of %dMB", mem, minUsableMem))
-	}
-	if cpus < minCPUs {
-		p.exitWith(kind{id: "RSRC_INSUFFICIENT_CORES", code: 29, st: stUnmet},
-			fmt.Sprintf("Requested cpu count %d is less than the minimum allowed of %d", cpus, minCPUs))
-	}
-	k8s := kubernetesVersion(in.values["kubernetes-version"])
-
-	// Read the source before anything is written, so a bad setup changes nothing.
-	if _, _, err := sourceCluster(); err != nil {
-		fatal(err)
-	}
-	prof := &Profile{Name: name, Status: running, CPUs: cpus, Memory: mem, Driver: drv, KubernetesVersion: k8s}
-	p.step(stThumbsUp, "Starting %q primary control-plane node in %q cluster", name, name)
-	if isKIC(drv) {
-		p.step(stPulling, "Pulling base image %s ...", kicVersion)
-		p.step(stStartingVM, "Creating %s container (CPUs=%d, Memory=%dMB) ...", drv, cpus, mem)
-	} else {
-		p.step(stStartingVM, "Creating %s VM (CPUs=%d, Memory=%dMB, Disk=20000MB) ...", drv, cpus, mem)
-	}
-	if err := sizeNodes(prof); err != nil {
-		fatal(err)
-	}
-	if err := st.save(prof); err != nil {
-		fatal(err)
-	}
-	finishStart(p, name, k8s)
-}
-
-// restart is start on an existing profile: minikube keeps the old size and only warns.
-func restart(p *printer, st store, in invocation, prof *Profile) {
-	name := prof.Name
-	if in.set["memory"] {
-		if mem, err := parseMemoryMB(in.values["memory"]); err != nil || mem != prof.Memory {
-			p.warning("You cannot change the memory size for an existing minikube cluster. Please first delete the cluster.")
-		}
-	}
-	if in.set["cpus"] {
-		if cpus, _ := strconv.Atoi(in.values["cpus"]); cpus != prof.CPUs {
-			p.warning("You cannot change the CPUs for an existing minikube cluster. Please first delete the cluster.")
-		}
-	}
-	if _, _, err := sourceCluster(); err != nil {
-		fatal(err)
-	}
-	machineType := "VM"
-	if isKIC(prof.Driver) {
-		machineType = "container"
-	}
-	p.step(stThumbsUp, "Starting %q primary control-plane node in %q cluster", name, name)
-	if isKIC(prof.Driver) {
-		p.step(stPulling, "Pulling base image %s ...", kicVersion)
-	}
-	if prof.Status == running || prof.Status == paused {
-		p.step(stRunning, "Updating the running %s %q %s ...", prof.Driver, name, machineType)
-	} else {
-		p.step(stRestarting, "Restarting existing %s %s for %q ...", prof.Driver, machineType, name)
-	}
-	// minikube start drops the paused marker (pause.RemovePausedFile) and restarts the kubelet;
-	// the double takes that as Running. Whether every paused container resumes is not modelled.
-	prof.Status = running
-	if err := st.save(prof); err != nil {
-		fatal(err)
-	}
-	finishStart(p, name, prof.KubernetesVersion)
-}
-
-func finishStart(p *printer, name, k8s string) {
-	p.step(stDocker, "Preparing Kubernetes %s on Docker %s ...", k8s, dockerVersion)
-	p.step(stCNI, "Configuring bridge CNI (Container Networking Interface) ...")
-	p.step(stHealthCheck, "Verifying Kubernetes components...")
-	p.step(stOption, "Using image gcr.io/k8s-minikube/storage-provisioner:v5")
-	p.step(stAddon, "Enabled addons: storage-provisioner, default-storageclass")
-	if err := writeContext(name); err != nil {
-		fatal(err)
-	}
-	p.step(stReady, "Done! kubectl is now configured to use %q cluster and %q namespace by default", name, "default")
-}
-
-// injectDriverFault fails start the way minikube's validateDriver does when the provider is
-// missing (65) or not running (63). 55 without --driver is handled during auto-detection; with
-// an explicit driver minikube reports DRV_NOT_HEALTHY-class failures as 55 too.
-func injectDriverFault(p *printer, fail, drv string) {
-	switch fail {
-	case "63":
-		p.exitWith(kind{id: "PROVIDER_DOCKER_NOT_RUNNING", code: 63, st: stFatal, advice: "Start the Docker service", url: dockerDocURL},
-			`"docker version --format {{.Server.Os}}-{{.Server.Version}}:{{.Server.Platform.Name}}" exit status 1: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?`)
-	case "65":
-		p.exitWith(kind{id: "PROVIDER_" + strings.ToUpper(drv) + "_NOT_FOUND", code: 65, st: stShrug, advice: "Install Docker", url: dockerDocURL},
-			fmt.Sprintf("The '%s' provider was not found: exec: \"%s\": executable file not found in $PATH", drv, drv))
-	case "55":
-		p.exitWith(kind{id: "DRV_NOT_HEALTHY", code: 55}, "Found driver(s) but none were healthy. See above for suggestions how to fix installed drivers.")
-	}
-}
-
-func fullName(drv string) string {
-	switch drv {
-	case "docker":
-		return "Docker"
-	case "podman":
-		return "Podman"
-	}
-	return drv
-}
-
-// kubernetesVersion normalises --kubernetes-version as minikube does ("stable", "latest", a
-// missing "v").
-func kubernetesVersion(v string) string {
-	switch v {
-	case "", "stable":
-		return defaultK8sVersion
-	case "latest":
-		return newestK8sVersion
-	}
-	if !strings.HasPrefix(v, "v") {
-		v = "v" + v
-	}
-	return v
-}
-
-// systemMemoryMB is the memory minikube would see on the host (and in Docker). It is a setting
-// of the double, MINIKUBE_DOUBLE_SYSTEM_MEMORY in MB, default 16384, so output never depends on
-// the machine the tests run on.
-func systemMemoryMB() int {
-	if v, err := strconv.Atoi(os.Getenv("MINIKUBE_DOUBLE_SYSTEM_MEMORY")); err == nil && v > 0 {
-		return v
-	}
-	return 16384
-}
-
-// suggestMemory is minikube's suggestMemoryAllocation for one node: 25% of RAM rounded down to
-// 100 MB, within [3072, 6144].
-func suggestMemory(sys int) int {
-	const fallback, maximum = 3072, 6144
-	if fallback > sys {
-		return sys
-	}
-	s := sys / 400 * 100
-	return min(max(s, fallback), maximum)
-}
-
-// platform is the "on …" part of minikube's first line; the real one names the distribution.
-func platform() string {
-	if v := os.Getenv("MINIKUBE_DOUBLE_PLATFORM"); v != "" {
-		return v
-	}
-	return "Debian 13.1"
-}
 
 type statusJSON struct {
 	Name       string
@@ -282,12 +44,16 @@ func status(p *printer, st store, in invocation) {
 		p.exitWith(kind{id: "MK_USAGE", code: exProgramUsage}, fmt.Sprintf("invalid output format: %s. Valid values: 'text', 'json'", output))
 	}
 	name := in.profile()
-	prof, err := st.load(name)
-	if err != nil {
-		fatal(err)
-	}
-	if prof == nil {
-		notFound(p, name, output == "json")
+	p.json = output == "json"
+	prof := partial(p, st, name)
+	if prof.Status == nonexistent {
+		// The machine's state cannot be read: GetStatus returns no statuses, which print as
+		// null (JSON) or nothing (text); the exit code is the version's.
+		fmt.Fprintf(os.Stderr, "E0000 status.go:179] status error: host: state: unknown state %q: %s\n", name, firstLine(inspectError(name, "{{.State.Status}}")))
+		if p.json {
+			fmt.Print("null")
+		}
+		os.Exit(rel.statusNoMachine)
 	}
 	s := statusJSON{Name: name, Host: prof.Status, Kubelet: prof.Status, APIServer: prof.Status, Kubeconfig: prof.Status}
 	switch prof.Status {
@@ -334,7 +100,8 @@ func notFound(p *printer, name string, asJSON bool) {
 	}
 	if asJSON {
 		for _, m := range msgs {
-			printInfoEvent(m + "\n") // applyStyle appends the newline before JSON is considered
+			data, _ := json.Marshal(map[string]string{"message": m})
+			printEvent("io.k8s.sigs.minikube.info", data)
 		}
 	} else {
 		p.step(stShrug, "%s", msgs[0])
@@ -343,11 +110,38 @@ func notFound(p *printer, name string, asJSON bool) {
 	os.Exit(exGuestNotFund)
 }
 
-// printInfoEvent is register.PrintInfo: one CloudEvent per line, fields in the order of
-// cloudevents' own marshaller.
-func printInfoEvent(msg string) {
-	data, _ := json.Marshal(map[string]string{"message": msg})
-	fmt.Printf(`{"specversion":"1.0","id":%q,"source":"https://minikube.sigs.k8s.io/","type":"io.k8s.sigs.minikube.info","datacontenttype":"application/json","data":%s}`+"\n", uuid(), data)
+// partial is mustload.Partial: the profile, or exit 85 when there is none (an invalid one
+// counts as none), or HOST_CONFIG_LOAD when its file does not parse.
+func partial(p *printer, st store, name string) *Profile {
+	prof, err := st.load(name)
+	if cerr, ok := err.(configError); ok {
+		p.exitWith(kind{id: "HOST_CONFIG_LOAD", code: 38, issueLink: true}, "Error getting cluster config: "+cerr.Error())
+	}
+	if err != nil {
+		fatal(err)
+	}
+	if prof == nil || prof.Status == invalid {
+		notFound(p, name, p.json)
+	}
+	return prof
+}
+
+// inspectError is what minikube's oci.ContainerStatus gets for a profile without a machine:
+// it runs `docker container inspect NAME --format=FORMAT` (FORMAT already eaten by templating
+// for stop) and reports the error. The double runs the same command for the same words.
+func inspectError(name, format string) string {
+	cmd := exec.Command("docker", "container", "inspect", name, "--format="+format)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err == nil {
+		return "no container"
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s\nstdout:\n%s\nstderr:\n%s", ee.String(), stdout.String(), stderr.String())
 }
 
 func uuid() string {
@@ -373,12 +167,13 @@ func stop(p *printer, st store, in invocation) {
 	}
 	stoppedNodes := 0
 	for _, name := range names {
-		prof, err := st.load(name)
-		if err != nil {
-			fatal(err)
-		}
-		if prof == nil {
-			notFound(p, name, false)
+		prof := partial(p, st, name)
+		if prof.Status == nonexistent {
+			// minikube retries powering off a machine it cannot inspect, then gives up.
+			for range 5 {
+				p.step(stStopping, "Stopping node %q  ...", name)
+			}
+			p.exitWith(kind{id: "GUEST_STOP_TIMEOUT", code: 82, issueLink: true}, fmt.Sprintf(rel.stopNoMachine, name, inspectError(name, "<no value>")))
 		}
 		p.step(stStopping, "Stopping node %q  ...", name)
 		if prof.Status != stopped && isKIC(prof.Driver) {
@@ -416,12 +211,16 @@ func deleteCmd(p *printer, st store, in invocation) {
 	} else {
 		name := in.profile()
 		prof, err := st.load(name)
-		if err != nil {
+		_, unreadable := err.(configError)
+		if err != nil && !unreadable {
 			fatal(err)
 		}
-		if prof == nil {
+		if prof == nil || prof.Status == invalid {
 			// minikube carries on and still removes the kubeconfig entries, then succeeds.
 			p.errT(stMeh, "%q profile does not exist, trying anyways.", name)
+			if unreadable {
+				p.step(stDeleting, "Trying to delete invalid profile %s", name)
+			}
 			prof = &Profile{Name: name}
 		}
 		profs = []*Profile{prof}
@@ -449,7 +248,16 @@ func deleteCmd(p *printer, st store, in invocation) {
 type listedProfile struct {
 	Name              string
 	Status            string
-	Config            listedConfig
+	Config            *listedConfig
+	Active            bool
+	ActiveKubeContext bool
+}
+
+// invalidProfile is how minikube lists a profile directory it cannot load: no status, no config.
+type invalidProfile struct {
+	Name              string
+	Status            string
+	Config            *listedConfig
 	Active            bool
 	ActiveKubeContext bool
 }
@@ -475,19 +283,21 @@ func profileList(p *printer, st store, in invocation) {
 	}
 	// Active is viper's profile name: the -p flag, else "minikube".
 	active, current := in.profile(), currentContext()
-	valid := []listedProfile{}
+	valid, invalids := []listedProfile{}, []invalidProfile{}
 	for _, pr := range ps {
+		if pr.Status == invalid {
+			invalids = append(invalids, invalidProfile{Name: pr.Name})
+			continue
+		}
+		// A profile without a machine has no status: minikube leaves it empty.
 		lp := listedProfile{Name: pr.Name, Status: map[string]string{running: "OK", stopped: "Stopped", paused: "Paused"}[pr.Status],
 			Active: pr.Name == active, ActiveKubeContext: pr.Name == current}
-		if lp.Status == "" {
-			lp.Status = "Unknown"
-		}
-		lp.Config = listedConfig{CPUs: pr.CPUs, Memory: pr.Memory, Driver: pr.Driver}
+		lp.Config = &listedConfig{CPUs: pr.CPUs, Memory: pr.Memory, Driver: pr.Driver}
 		lp.Config.KubernetesConfig.KubernetesVersion = pr.KubernetesVersion
 		valid = append(valid, lp)
 	}
 	if output == "json" {
-		b, _ := json.Marshal(map[string]any{"invalid": []any{}, "valid": valid})
+		b, _ := json.Marshal(map[string]any{"invalid": invalids, "valid": valid})
 		os.Stdout.Write(b) // no newline, as minikube's printProfilesJSON
 		return
 	}
@@ -513,15 +323,15 @@ func version(p *printer, in invocation) {
 	switch in.values["output"] {
 	case "":
 		if in.set["short"] {
-			fmt.Println(minikubeVersion)
+			fmt.Println(rel.version)
 			return
 		}
-		fmt.Printf("minikube version: %s\ncommit: %s\n", minikubeVersion, minikubeCommit)
+		fmt.Printf("minikube version: %s\ncommit: %s\n", rel.version, rel.commit)
 	case "json":
-		b, _ := json.Marshal(map[string]string{"minikubeVersion": minikubeVersion, "commit": minikubeCommit})
+		b, _ := json.Marshal(map[string]string{"minikubeVersion": rel.version, "commit": rel.commit})
 		fmt.Println(string(b))
 	case "yaml":
-		fmt.Printf("commit: %s\nminikubeVersion: %s\n\n", minikubeCommit, minikubeVersion)
+		fmt.Printf("commit: %s\nminikubeVersion: %s\n\n", rel.commit, rel.version)
 	default:
 		p.exitWith(kind{id: "MK_OUTPUT_USAGE", code: 10}, "error: --output must be 'yaml' or 'json'")
 	}
@@ -531,12 +341,11 @@ func version(p *printer, in invocation) {
 // a missing one with 85. The container count is made up; minikube counts what it froze.
 func pause(p *printer, st store, in invocation, freeze bool) {
 	name := in.profile()
-	prof, err := st.load(name)
-	if err != nil {
-		fatal(err)
-	}
-	if prof == nil {
-		notFound(p, name, false)
+	prof := partial(p, st, name)
+	if prof.Status == nonexistent {
+		p.exitWith(kind{id: "GUEST_STATUS", code: 80, issueLink: true},
+			fmt.Sprintf("Unable to get control-plane node %s host status: state: unknown state %q: docker container inspect %s --format={{.State.Status}}: %s",
+				name, name, name, inspectError(name, "{{.State.Status}}")))
 	}
 	if prof.Status == stopped {
 		p.step(stShrug, "The control-plane node %s host is not running: state=Stopped", name)
@@ -570,4 +379,9 @@ func pause(p *printer, st store, in invocation, freeze bool) {
 	} else {
 		p.step(pauseStyle, "Unpaused 14 containers%s", in2)
 	}
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
 }

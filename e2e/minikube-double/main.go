@@ -1,9 +1,10 @@
 // Command minikube is a test double for the minikube CLI. svcgraph's end-to-end tests put it
-// first on PATH because minikube itself cannot run on the test machines (no Docker, no VM). It
-// keeps profiles as JSON files in $MINIKUBE_DOUBLE_STATE and answers start, status, stop, delete,
-// profile list and version with the JSON, messages and exit codes of minikube v1.38.1; start
-// hands out the cluster of $MINIKUBE_DOUBLE_SOURCE_KUBECONFIG under a context named after the
-// profile. See README.md for the contract.
+// first on PATH because minikube cannot create a cluster on the test machines (no Docker, no
+// VM). It keeps profiles as JSON files in $MINIKUBE_DOUBLE_STATE and answers start, status,
+// stop, delete, profile list and version with the JSON, messages and exit codes of minikube
+// v1.38.1 or v1.37.0 (MINIKUBE_DOUBLE_VERSION), checked against the real binaries by
+// conformance_test.go; start hands out the cluster of $MINIKUBE_DOUBLE_SOURCE_KUBECONFIG under
+// a context named after the profile. See README.md for the contract.
 package main
 
 import (
@@ -14,15 +15,10 @@ import (
 )
 
 const (
-	minikubeVersion   = "v1.38.1"
-	minikubeCommit    = "c93a4cb9311efc66b90d33ea03f75f2c4120e9b0" // the v1.38.1 tag
-	defaultK8sVersion = "v1.35.1"                                  // constants.DefaultKubernetesVersion at v1.38.1
-	newestK8sVersion  = "v1.35.1"
-	kicVersion        = "v0.0.50"
-	dockerVersion     = "29.2.1" // the Docker inside kicbase; only shown in a message
-	defaultProfile    = "minikube"
-	minUsableMem      = 1800 // minikube's start_flags.go
-	minCPUs           = 2
+	dockerVersion  = "29.2.1" // the Docker inside kicbase; only shown in a message
+	defaultProfile = "minikube"
+	minUsableMem   = 1800 // minikube's start_flags.go
+	minCPUs        = 2
 
 	exProgramUsage = 14 // reason.ExProgramUsage: cobra errors and MK_USAGE
 	exGuestNotFund = 85 // reason.ExGuestNotFound

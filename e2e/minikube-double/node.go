@@ -22,14 +22,18 @@ import (
 // template's evictionHard lists only disk signals, which drops the default memory.available),
 // so allocatable equals capacity. Capacity is what the kubelet sees: in a VM (qemu2, hyperkit,
 // virtualbox, …) the VM's --cpus and --memory (the guest kernel's own few percent are not
-// modelled); in a docker or podman container, the host's CPUs and memory, whatever --memory
-// limits the container to (kubernetes/minikube#16635).
-func sizeNodes(prof *Profile) error {
+// modelled); in a docker or podman container, what the engine has (docker's NCPU and MemTotal
+// as probe read them; for podman the host's), whatever --memory limits the container to
+// (kubernetes/minikube#16635).
+func sizeNodes(prof *Profile, ds driverState) error {
 	if os.Getenv("MINIKUBE_DOUBLE_SIZE_NODES") != "true" {
 		return nil
 	}
 	cpus, memMB := prof.CPUs, prof.Memory
-	if isKIC(prof.Driver) {
+	switch {
+	case isKIC(prof.Driver) && ds.cpus > 0:
+		cpus, memMB = ds.cpus, ds.memoryMB
+	case isKIC(prof.Driver):
 		cpus, memMB = hostCPUs(), systemMemoryMB()
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("MINIKUBE_DOUBLE_SOURCE_KUBECONFIG"))
@@ -59,7 +63,7 @@ func sizeNodes(prof *Profile) error {
 	return nil
 }
 
-// hostCPUs is the CPU count docker reports, a setting of the double like the host's memory:
+// hostCPUs is the host's CPU count a podman node reports, a setting of the double like the host's memory:
 // MINIKUBE_DOUBLE_HOST_CPUS, default 8.
 func hostCPUs() int {
 	if v, err := strconv.Atoi(os.Getenv("MINIKUBE_DOUBLE_HOST_CPUS")); err == nil && v > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -55,6 +56,7 @@ type printer struct {
 	stdout, stderr io.Writer
 	color          bool // emoji prefixes instead of "* "
 	spinner        bool // stdout is a terminal: spinner-styled lines are shown
+	json           bool // -o json: failures are CloudEvents on stdout
 }
 
 func newPrinter() *printer {
@@ -115,15 +117,25 @@ type kind struct {
 	st     style
 	advice string
 	url    string
+	// issueLink: minikube's exit.Error (rather than exit.Message) adds a box asking for a bug
+	// report.
+	issueLink bool
 }
 
 // exitWith is minikube's exit.Message: a blank line on stdout, "Exiting due to ID: msg", the
-// suggestion and documentation on stderr, another blank line, then the exit code.
+// suggestion and documentation on stderr, another blank line, then the exit code. Under
+// -o json (p.json) the same goes to stdout as error CloudEvents, and the text to stderr.
 func (p *printer) exitWith(k kind, msg string) {
 	if k.st == (style{}) {
 		k.st = stFailure
 	}
-	fmt.Fprintln(p.stdout)
+	if p.json {
+		data, _ := json.Marshal(map[string]string{"name": k.id, "exitcode": strconv.Itoa(k.code), "message": strings.TrimSpace(msg),
+			"advice": k.advice, "url": k.url, "issues": ""})
+		printEvent("io.k8s.sigs.minikube.error", data)
+	} else {
+		fmt.Fprintln(p.stdout)
+	}
 	p.errT(k.st, "Exiting due to %s: %s", k.id, msg)
 	if k.advice != "" {
 		p.errT(stTip, "Suggestion: %s", indentMultiLine(k.advice))
@@ -131,8 +143,43 @@ func (p *printer) exitWith(k kind, msg string) {
 	if k.url != "" {
 		p.errT(stDocs, "Documentation: %s", k.url)
 	}
-	fmt.Fprintln(p.stdout)
+	if k.issueLink {
+		box := issueBox()
+		if p.json {
+			data, _ := json.Marshal(map[string]string{"message": box})
+			printEvent("io.k8s.sigs.minikube.error", data)
+		}
+		p.errT(style{"", "* ", false}, "")
+		fmt.Fprintln(p.stderr, box)
+	}
+	if !p.json {
+		fmt.Fprintln(p.stdout)
+	}
 	os.Exit(k.code)
+}
+
+// issueBox is displayGitHubIssueMessage's box, drawn the way minikube's BoxedErr draws it.
+func issueBox() string {
+	lines := []string{"", "If the above advice does not help, please let us know:",
+		"https://github.com/kubernetes/minikube/issues/new/choose", "",
+		"Please run `minikube logs --file=logs.txt` and attach logs.txt to the GitHub issue.", ""}
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l)+8)
+	}
+	var b strings.Builder
+	b.WriteString("╭" + strings.Repeat("─", width) + "╮\n")
+	for _, l := range lines {
+		b.WriteString("│    " + l + strings.Repeat(" ", width-4-len(l)) + "│\n")
+	}
+	b.WriteString("╰" + strings.Repeat("─", width) + "╯")
+	return b.String()
+}
+
+// printEvent is register's CloudEvent printer: one event per line, fields in the order of
+// cloudevents' own marshaller.
+func printEvent(typ string, data []byte) {
+	fmt.Printf(`{"specversion":"1.0","id":%q,"source":"https://minikube.sigs.k8s.io/","type":%q,"datacontenttype":"application/json","data":%s}`+"\n", uuid(), typ, data)
 }
 
 // indentMultiLine is minikube's out.indentMultiLine for multi-line advice.

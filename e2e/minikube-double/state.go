@@ -14,7 +14,7 @@ import (
 // the state directory, so tests can read it, or write one (e.g. Status "Paused") to set a scene.
 type Profile struct {
 	Name              string
-	Status            string // Running, Stopped or Paused
+	Status            string // Running, Stopped, Paused, Nonexistent or Invalid
 	CPUs              int
 	Memory            int // MB
 	Driver            string
@@ -25,7 +25,19 @@ const (
 	running = "Running"
 	stopped = "Stopped"
 	paused  = "Paused"
+	// nonexistent: the profile is saved but has no machine, as a start leaves it that failed
+	// while creating the machine (libmachine's state None).
+	nonexistent = "Nonexistent"
+	// invalid: only the profile's directory exists, as any start leaves it that was refused
+	// before it saved the profile; minikube lists it under "invalid" and otherwise ignores it.
+	invalid = "Invalid"
 )
+
+// configError is a profile file that does not parse: minikube's config.Load fails on it with
+// "unmarshal: …" (HOST_CONFIG_LOAD, exit 38). Tests make one by writing garbage into it.
+type configError struct{ err error }
+
+func (e configError) Error() string { return "unmarshal: " + e.err.Error() }
 
 type store struct{ dir string }
 
@@ -53,9 +65,17 @@ func (s store) load(name string) (*Profile, error) {
 	}
 	var p Profile
 	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("profile %s: %w", name, err)
+		return nil, configError{err}
 	}
 	return &p, nil
+}
+
+// markInvalid records a profile directory without a profile, unless there is a profile.
+func (s store) markInvalid(name string) error {
+	if _, err := os.Stat(s.path(name)); err == nil {
+		return nil
+	}
+	return s.save(&Profile{Name: name, Status: invalid})
 }
 
 // save writes through a temporary file and a rename so a reader never sees half a profile.
@@ -88,7 +108,8 @@ func (s store) remove(name string) error {
 	return err
 }
 
-// list returns the profiles sorted by name, as minikube lists its profile directories.
+// list returns the profiles sorted by name, as minikube lists its profile directories. A
+// profile whose file does not parse is listed as invalid.
 func (s store) list() ([]*Profile, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -106,6 +127,9 @@ func (s store) list() ([]*Profile, error) {
 	var ps []*Profile
 	for _, n := range names {
 		p, err := s.load(n)
+		if _, bad := err.(configError); bad {
+			p, err = &Profile{Name: n, Status: invalid}, nil
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -14,15 +14,8 @@ import (
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
-// Exit codes of minikube that svcgraph gives advice for (minikube's pkg/minikube/reason/exitcodes.go).
-const (
-	exitInsufficientMemory = 23
-	exitDriverNotFound     = 55
-	exitProviderNotRunning = 63
-	exitProviderNotFound   = 65
-	exitGuestConflict      = 81
-	exitGuestNotFound      = 85
-)
+// minikube's exit code for a profile it does not know (pkg/minikube/reason: ExGuestNotFound).
+const exitGuestNotFound = 85
 
 // Bits of `minikube status`'s exit code (cmd/minikube/cmd/status.go).
 const (
@@ -40,6 +33,9 @@ const (
 	Stopped State = "Stopped"
 	Paused  State = "Paused"
 	Broken  State = "Broken" // exists, but some component is neither running nor cleanly stopped
+	// Unknown: minikube knows the profile but cannot read its machine's state: the machine was
+	// never made (a start failed after saving the profile), or its driver does not answer.
+	Unknown State = "Unknown"
 )
 
 // Status is `minikube status -o json` for one node, plus the state derived from it.
@@ -99,15 +95,19 @@ func (d Driver) Status(ctx context.Context, profile string) (Status, error) {
 	if code == exitGuestNotFound {
 		return Status{Name: profile, State: Absent}, nil
 	}
-	var st Status
-	if jerr := json.Unmarshal(firstJSONObject(res.Stdout), &st); jerr != nil {
-		if err != nil {
-			return Status{}, err
-		}
-		return Status{}, fmt.Errorf("reading `minikube status -p %s -o json`: %w (output: %q)", profile, jerr, string(res.Stdout))
-	}
 	if err != nil && code < 0 {
 		return Status{}, err
+	}
+	st, found := statusJSON(res.Stdout)
+	switch {
+	case !found && err != nil:
+		return Status{}, d.failed(err, res, fmt.Sprintf("read the state of profile %q", profile), StartOptions{Profile: profile})
+	case !found:
+		return Status{}, fmt.Errorf("reading `minikube status -p %s -o json`: no status in its output %q", profile, string(res.Stdout))
+	case st == nil:
+		// `null`: minikube knows the profile but could not read its machine's state (v1.37
+		// exits 0 here, v1.38 exits 7).
+		return Status{Name: profile, State: Unknown}, nil
 	}
 	switch {
 	case st.Host == "Nonexistent":
@@ -121,20 +121,25 @@ func (d Driver) Status(ctx context.Context, profile string) (Status, error) {
 	default:
 		st.State = Broken
 	}
-	return st, nil
+	return *st, nil
 }
 
-// firstJSONObject skips anything minikube prints before the JSON (warnings go to stdout in
-// some versions) and trailing text after it.
-func firstJSONObject(b []byte) []byte {
-	s := string(b)
-	if i := strings.IndexByte(s, '{'); i >= 0 {
-		s = s[i:]
+// statusJSON finds the status in `minikube status -o json`'s output: an object with a Host, or
+// `null` (st nil, found true). Other lines (warnings, events) are skipped.
+func statusJSON(stdout []byte) (st *Status, found bool) {
+	for _, line := range strings.Split(string(stdout), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "null" {
+			return nil, true
+		}
+		var s Status
+		var keys map[string]json.RawMessage
+		if json.Unmarshal([]byte(line), &keys) != nil || keys["Host"] == nil || json.Unmarshal([]byte(line), &s) != nil {
+			continue
+		}
+		return &s, true
 	}
-	if i := strings.LastIndexByte(s, '}'); i >= 0 {
-		s = s[:i+1]
-	}
-	return []byte(s)
+	return nil, false
 }
 
 // Profile returns the named profile from `minikube profile list -o json`, or nil if there is none.
@@ -146,7 +151,7 @@ func (d Driver) Profile(ctx context.Context, name string) (*Profile, error) {
 	}
 	if jerr := json.Unmarshal(firstJSONObject(res.Stdout), &list); jerr != nil {
 		if err != nil {
-			return nil, err
+			return nil, d.failed(err, res, "list its profiles", StartOptions{Profile: name})
 		}
 		return nil, fmt.Errorf("reading `minikube profile list -o json`: %w", jerr)
 	}
@@ -160,6 +165,18 @@ func (d Driver) Profile(ctx context.Context, name string) (*Profile, error) {
 	return nil, nil
 }
 
+// firstJSONObject skips anything minikube prints before the JSON and trailing text after it.
+func firstJSONObject(b []byte) []byte {
+	s := string(b)
+	if i := strings.IndexByte(s, '{'); i >= 0 {
+		s = s[i:]
+	}
+	if i := strings.LastIndexByte(s, '}'); i >= 0 {
+		s = s[:i+1]
+	}
+	return []byte(s)
+}
+
 // StartOptions are the flags of `minikube start` that svcgraph sets.
 type StartOptions struct {
 	Profile  string
@@ -168,67 +185,45 @@ type StartOptions struct {
 	Driver   string // "" lets minikube choose
 }
 
-// Start creates or starts the profile. Its errors carry minikube's exit code as advice.
+// Start creates or starts the profile. Its errors carry minikube's reason as svcgraph's kind
+// and advice (see failure.go).
 func (d Driver) Start(ctx context.Context, o StartOptions) error {
 	args := []string{"start", "-p", o.Profile, "--cpus", strconv.Itoa(o.CPUs), "--memory", strconv.Itoa(o.MemoryMB)}
 	if o.Driver != "" {
 		args = append(args, "--driver", o.Driver)
 	}
-	_, err := d.run(ctx, args...)
-	return classifyStart(o, err)
+	res, err := d.run(ctx, args...)
+	return d.failed(err, res, fmt.Sprintf("start profile %q", o.Profile), o)
 }
 
-func classifyStart(o StartOptions, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) || reason.Of(err).Kind == reason.MissingBinary {
+// failed passes success, interrupts and a missing minikube through, and classifies the rest.
+func (d Driver) failed(err error, res execx.Result, what string, o StartOptions) error {
+	if err == nil || errors.Is(err, context.Canceled) || reason.Of(err).Kind == reason.MissingBinary {
 		return err
 	}
-	driver := o.Driver
-	if driver == "" {
-		driver = "the driver minikube chose (usually docker)"
-	}
-	switch execx.ExitCode(err) {
-	case exitInsufficientMemory:
-		return reason.Wrap(reason.MinikubeMemory, err,
-			fmt.Sprintf("%s does not have %s of memory to give: raise the memory limit of Docker Desktop / your VM, or ask for less with --memory (at least %s).",
-				driver, FormatMemory(o.MemoryMB), FormatMemory(MinMemoryMB)),
-			"minikube could not start profile %q: not enough memory", o.Profile)
-	case exitDriverNotFound, exitProviderNotRunning:
-		return reason.Wrap(reason.MinikubeDriver, err, "",
-			"minikube could not start profile %q: %s is not running or not found", o.Profile, driver)
-	case exitProviderNotFound:
-		return reason.Wrap(reason.MinikubeDriver, err,
-			"Install the driver (e.g. Docker Desktop, or `--driver=qemu`), or choose an installed one with --driver.",
-			"minikube could not start profile %q: %s is not installed", o.Profile, driver)
-	case exitGuestConflict:
-		return reason.Wrap(reason.MinikubeDriverMis, err, "",
-			"minikube profile %q exists with another driver than %s", o.Profile, driver)
-	}
-	return reason.Wrap(reason.MinikubeFailed, err, "", "minikube could not start profile %q", o.Profile)
+	return classify(err, res, what, o)
 }
 
 // Stop stops the profile; an absent profile is already stopped.
 func (d Driver) Stop(ctx context.Context, profile string) error {
-	_, err := d.run(ctx, "stop", "-p", profile)
-	if err == nil || execx.ExitCode(err) == exitGuestNotFound {
+	res, err := d.run(ctx, "stop", "-p", profile)
+	if execx.ExitCode(err) == exitGuestNotFound {
 		return nil
 	}
-	return reason.Ensure(reason.MinikubeFailed, err, "", "minikube could not stop profile %q", profile)
+	return d.failed(err, res, fmt.Sprintf("stop profile %q", profile), StartOptions{Profile: profile})
 }
 
 // Delete deletes the profile and its kubeconfig context; an absent profile is already deleted.
 func (d Driver) Delete(ctx context.Context, profile string) error {
-	_, err := d.run(ctx, "delete", "-p", profile)
-	if err == nil || execx.ExitCode(err) == exitGuestNotFound {
+	res, err := d.run(ctx, "delete", "-p", profile)
+	if execx.ExitCode(err) == exitGuestNotFound {
 		return nil
 	}
-	return reason.Ensure(reason.MinikubeFailed, err, "", "minikube could not delete profile %q", profile)
+	return d.failed(err, res, fmt.Sprintf("delete profile %q", profile), StartOptions{Profile: profile})
 }
 
 // Unpause resumes a paused profile.
 func (d Driver) Unpause(ctx context.Context, profile string) error {
-	_, err := d.run(ctx, "unpause", "-p", profile)
-	return reason.Ensure(reason.MinikubeFailed, err, "", "minikube could not unpause profile %q", profile)
+	res, err := d.run(ctx, "unpause", "-p", profile)
+	return d.failed(err, res, fmt.Sprintf("unpause profile %q", profile), StartOptions{Profile: profile})
 }

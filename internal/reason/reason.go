@@ -25,11 +25,17 @@ var (
 	MissingBinary     = Kind{ID: "PREFLIGHT_MISSING_BINARY", ExitCode: 10}
 	OldBinary         = Kind{ID: "PREFLIGHT_OLD_BINARY", ExitCode: 11}
 	HostMemory        = Kind{ID: "PREFLIGHT_HOST_MEMORY", ExitCode: 12, Advice: "Ask for less memory with --memory, or close other programs."}
+	HostCPUs          = Kind{ID: "PREFLIGHT_HOST_CPUS", ExitCode: 13, Advice: "Ask for fewer CPUs with --cpus."}
 	MinikubeMemory    = Kind{ID: "MINIKUBE_INSUFFICIENT_MEMORY", ExitCode: 20, Advice: "Give the container runtime or VM more memory, or ask for less with --memory."}
 	MinikubeDriver    = Kind{ID: "MINIKUBE_DRIVER_UNAVAILABLE", ExitCode: 21, Advice: "Start Docker (or your chosen driver) and try again, or pick another one with --driver."}
 	MinikubeDriverMis = Kind{ID: "MINIKUBE_DRIVER_MISMATCH", ExitCode: 22, Advice: "The profile was created with another driver: run `svcgraph down --purge` first, or pass the profile's --driver."}
 	MinikubeTooSmall  = Kind{ID: "MINIKUBE_PROFILE_TOO_SMALL", ExitCode: 23, Advice: "Delete the profile with `svcgraph down --purge` so it can be recreated larger, or ask for less with --cpus/--memory."}
 	MinikubeFailed    = Kind{ID: "MINIKUBE_FAILED", ExitCode: 24, Advice: "Run the command shown above yourself to see minikube's full output; `minikube logs -p <profile>` often says more."}
+	MinikubeCPUs      = Kind{ID: "MINIKUBE_INSUFFICIENT_CPUS", ExitCode: 25, Advice: "Give the container runtime or VM more CPUs, or ask for fewer with --cpus."}
+	MinikubePerm      = Kind{ID: "MINIKUBE_DRIVER_PERMISSION", ExitCode: 26, Advice: "Run svcgraph as a user the driver accepts (for Docker: a regular user in the docker group), or choose another driver with --driver."}
+	MinikubeProvision = Kind{ID: "MINIKUBE_PROVISION_FAILED", ExitCode: 27, Advice: "minikube says why above; `svcgraph down --purge` deletes what the failed start left, and `minikube logs -p <profile>` says more."}
+	MinikubeBroken    = Kind{ID: "MINIKUBE_PROFILE_BROKEN", ExitCode: 28, Advice: "Run `svcgraph down --purge` to delete the profile, then `svcgraph up` to create it again."}
+	MinikubeRefused   = Kind{ID: "MINIKUBE_REFUSED", ExitCode: 29, Advice: "minikube says why above; change the flag it names."}
 	ChartRepo         = Kind{ID: "CHART_REPO", ExitCode: 30, Advice: "Check the repository URL (--demo-repo / --tempo-repo) and your network connection."}
 	ChartVersion      = Kind{ID: "CHART_UNSUPPORTED_VERSION", ExitCode: 31}
 	ChartDigest       = Kind{ID: "CHART_DIGEST_MISMATCH", ExitCode: 32, Advice: "The downloaded package does not match the repository index; try again, or check the repository you use."}
@@ -51,8 +57,9 @@ var (
 )
 
 // Kinds lists every kind, for documentation and for tests that keep exit codes unique.
-var Kinds = []Kind{Internal, Usage, Output, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
-	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
+var Kinds = []Kind{Internal, Usage, Output, MissingBinary, OldBinary, HostMemory, HostCPUs, MinikubeMemory,
+	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, MinikubeCPUs, MinikubePerm,
+	MinikubeProvision, MinikubeBroken, MinikubeRefused, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, CacheUnwritable, Cluster, Install, PodsNotReady,
 	Uninstall, NotInstalled, ClusterTooSmall, PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
 

@@ -48,7 +48,8 @@ type State struct {
 type Env struct{ Layout }
 
 // ShellLines are the lines `eval "$(scripts/testcluster up)"` runs. The MINIKUBE_DOUBLE_*
-// variables let the minikube double on PATH hand this cluster to `svcgraph up`.
+// variables let the minikube double on PATH hand this cluster to `svcgraph up`; like minikube it
+// refuses root, so it plays a regular user here.
 func (e Env) ShellLines() string {
 	var b strings.Builder
 	for _, kv := range [][2]string{
@@ -57,6 +58,7 @@ func (e Env) ShellLines() string {
 		{"SVCGRAPH_TESTCLUSTER_DIR", e.Dir},
 		{"MINIKUBE_DOUBLE_STATE", e.MinikubeDoubleState()},
 		{"MINIKUBE_DOUBLE_SOURCE_KUBECONFIG", e.AdminKubeconfig()},
+		{"MINIKUBE_DOUBLE_ROOT", "false"},
 	} {
 		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}
@@ -415,10 +417,15 @@ func copyFile(from, to string) error {
 
 // MinikubeDoublePackage is the e2e helper's minikube stand-in; when present in the repository,
 // up builds it into the PATH directory so that a plain `svcgraph up` runs against this cluster.
-const MinikubeDoublePackage = "./e2e/minikube-double"
+// FakeDockerPackage is the docker it asks, as minikube does, whether its driver works.
+const (
+	MinikubeDoublePackage = "./e2e/minikube-double"
+	FakeDockerPackage     = "./internal/minikubetest/fakedocker"
+)
 
 // fillBinDir fills the PATH directory: kubectl and helm from the cache, and the minikube double
-// built from the repository (a failed build only costs the double, with a warning).
+// and its fake docker built from the repository (a failed build only costs the double, with a
+// warning).
 func fillBinDir(ctx context.Context, l Layout, bin map[string]string, repoRoot string, progress io.Writer) error {
 	for _, name := range []string{"kubectl", "helm"} {
 		if err := os.Symlink(bin[name], filepath.Join(l.BinDir(), name)); err != nil {
@@ -428,11 +435,13 @@ func fillBinDir(ctx context.Context, l Layout, bin map[string]string, repoRoot s
 	if _, err := os.Stat(filepath.Join(repoRoot, MinikubeDoublePackage)); err != nil {
 		return nil
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(l.BinDir(), "minikube"), MinikubeDoublePackage)
-	cmd.Dir = repoRoot
-	cmd.Stdout, cmd.Stderr = progress, progress
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(progress, "testcluster: WARNING: no minikube double on PATH: go build %s: %v\n", MinikubeDoublePackage, err)
+	for name, pkg := range map[string]string{"minikube": MinikubeDoublePackage, "docker": FakeDockerPackage} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(l.BinDir(), name), pkg)
+		cmd.Dir = repoRoot
+		cmd.Stdout, cmd.Stderr = progress, progress
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(progress, "testcluster: WARNING: no minikube double on PATH: go build %s: %v\n", pkg, err)
+		}
 	}
 	return os.MkdirAll(l.MinikubeDoubleState(), 0o755)
 }
