@@ -59,14 +59,21 @@ func globalFlags() []cli.Flag {
 
 // chartFlags choose and change the charts: `up` and `render` take them.
 func chartFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "demo-version", Usage: "opentelemetry-demo chart version (default: the tested pair with tempo-version)", EnvVars: env("demo-version")},
-		&cli.StringFlag{Name: "tempo-version", Usage: "tempo-distributed chart version", EnvVars: env("tempo-version")},
-		&cli.StringFlag{Name: "demo-repo", Usage: "Helm repository URL of opentelemetry-demo (default: the OpenTelemetry repository)", EnvVars: env("demo-repo")},
-		&cli.StringFlag{Name: "tempo-repo", Usage: "Helm repository URL of tempo-distributed (default: the grafana-community repository)", EnvVars: env("tempo-repo")},
+	return concat([]cli.Flag{
+		&cli.StringFlag{Name: "demo-version", Usage: "opentelemetry-demo chart version, or latest (default " + chartmod.DefaultDemoVersion + "; `svcgraph versions` lists them)", EnvVars: env("demo-version")},
+		&cli.StringFlag{Name: "tempo-version", Usage: "tempo-distributed chart version, or latest (default " + chartmod.DefaultTempoVersion + ")", EnvVars: env("tempo-version")},
+	}, repoFlags(), []cli.Flag{
 		&cli.StringSliceFlag{Name: "values", Aliases: []string{"f"}, Usage: "values file applied on top of the patched chart, as with helm (repeatable)", EnvVars: env("values")},
 		&cli.StringSliceFlag{Name: "set", Usage: "set a value on top of the patched chart, key=value as with helm (repeatable)", EnvVars: env("set")},
 		&cli.StringFlag{Name: "preset", Value: chartmod.PresetFull, Usage: "full (the charts' own services) or lite (a smaller demo that still draws the service graph; minikube 2 CPUs and 4G unless --cpus/--memory say otherwise)", EnvVars: env("preset")},
+	})
+}
+
+// repoFlags name the chart repositories: `up`, `render` and `versions` take them.
+func repoFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "demo-repo", Usage: "Helm repository URL of opentelemetry-demo (default: the OpenTelemetry repository)", EnvVars: env("demo-repo")},
+		&cli.StringFlag{Name: "tempo-repo", Usage: "Helm repository URL of tempo-distributed (default: the grafana-community repository)", EnvVars: env("tempo-repo")},
 	}
 }
 
@@ -160,6 +167,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 			graphCommand(),
 			doctorCommand(),
+			{
+				Name:   "versions",
+				Usage:  "list the chart versions svcgraph installs, the tested pairs, and what the repositories offer",
+				Flags:  concat(globalFlags(), repoFlags()),
+				Action: versions,
+			},
 			{
 				Name:  "version",
 				Usage: "print svcgraph's version",
@@ -337,6 +350,22 @@ func status(c *cli.Context) error {
 		return err
 	}
 	rep, err := steps.Status(c.Context, newSession(cfg))
+	if err != nil {
+		return err
+	}
+	if cfg.Output == "json" {
+		return json.NewEncoder(c.App.Writer).Encode(rep)
+	}
+	rep.WriteText(c.App.Writer)
+	return nil
+}
+
+func versions(c *cli.Context) error {
+	cfg, err := config(c)
+	if err != nil {
+		return err
+	}
+	rep, err := steps.Versions(c.Context, newSession(cfg))
 	if err != nil {
 		return err
 	}

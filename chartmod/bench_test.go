@@ -37,7 +37,7 @@ func BenchmarkPrepareRender(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				p, err := Patch(pulled, o)
+				p, err := Patch(ctx, pulled, o)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -21,7 +21,7 @@ const (
 // targets, runs each Tempo component once with requests and limits, and drops exactly the
 // components its values switch off.
 func TestPresetsEveryPair(t *testing.T) {
-	for _, pair := range Supported() {
+	for _, pair := range TestedPairs() {
 		t.Run(pair.Demo+"_"+pair.Tempo, func(t *testing.T) {
 			o, _ := fixtureOptions(t, pair.Demo, pair.Tempo, "my-otel-demo")
 			demand := map[string]Demand{}

@@ -2,18 +2,22 @@ package chartmod
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
 // This file is the ONE place that knows what differs between chart versions (DESIGN.md). Every
 // fact comes from ../shared/charts/PATCHES.md; the section is named next to it. No other file and
 // no other package branches on a chart version: they ask for a resolved spec.
 //
-// To support another version: check its facts against the rows below (add a row where a fact
-// changes), put its package into the test repositories, add it to supportedDemo/supportedTempo,
-// and let TestChainEveryPairAndRelease prove every pair.
+// To cover another version: check its facts against the rows below (add a row where a fact
+// changes) and widen demoCovered/tempoCovered. To mark it tested, put its package into the test
+// repositories, add it to testedDemo/testedTempo, and let TestChainEveryPairAndRelease prove
+// every pair.
 
 const (
 	DefaultDemoVersion  = "0.30.2"
@@ -25,34 +29,93 @@ const (
 
 	DemoChart  = "opentelemetry-demo"
 	TempoChart = "tempo-distributed"
-	// Repository names used for `helm repo add`.
+	// The names svcgraph prefers for `helm repo add`; another is picked when one is taken.
 	DemoRepoName  = "open-telemetry"
 	TempoRepoName = "grafana-community"
+
+	// Latest, given as a version, picks the newest covered version the repository offers.
+	Latest = "latest"
 )
 
-// The versions whose whole chain (pull, patch, render, checks) is tested against the shared
-// fixture packages. The range tables below cover more (PATCHES.md documents 0.30.0–0.41.0 and
-// tempo-distributed 1.9.4–3.3.0); a version joins these lists once a test has proved it.
+// The ranges the rows below cover: PATCHES.md documents every fact for demo 0.30.0–0.41.0 (§1.3,
+// §3) and tempo-distributed 1.9.4–3.3.0 (§1.8, §4). Every version inside them is accepted; the
+// render checks prove each pair's patch before anything is installed.
 var (
-	supportedDemo  = []string{"0.30.2", "0.41.0"}
-	supportedTempo = []string{"1.9.4", "2.26.2", "3.3.0"}
+	demoCovered  = Range{From: "0.30.0", Through: "0.41.0"}
+	tempoCovered = Range{From: "1.9.4", Through: "3.3.0"}
 )
 
-// Pair is a supported combination of chart versions.
-type Pair struct{ Demo, Tempo string }
+// The versions whose whole chain (pull, patch, render, checks, install) is tested against the
+// shared fixture packages; every combination of them is a tested pair.
+var (
+	testedDemo  = []string{"0.30.2", "0.41.0"}
+	testedTempo = []string{"1.9.4", "2.26.2", "3.3.0"}
+)
+
+// Range is an inclusive range of chart versions.
+type Range struct {
+	From    string `json:"from"`
+	Through string `json:"through"`
+}
+
+func (r Range) String() string { return r.From + " to " + r.Through }
+
+// Contains says whether v lies inside the range.
+func (r Range) Contains(v *semver.Version) bool {
+	return !v.LessThan(semver.MustParse(r.From)) && !v.GreaterThan(semver.MustParse(r.Through))
+}
+
+// Covered returns the version ranges svcgraph accepts for the demo and for tempo-distributed.
+func Covered() (demo, tempo Range) { return demoCovered, tempoCovered }
+
+// Pair is a combination of chart versions.
+type Pair struct {
+	Demo  string `json:"demo"`
+	Tempo string `json:"tempo"`
+}
 
 func (p Pair) String() string { return DemoChart + " " + p.Demo + " + " + TempoChart + " " + p.Tempo }
 
-// Supported lists the supported (demo, tempo) version pairs: every combination PATCHES.md supports
-// that the shared fixtures let us test.
-func Supported() []Pair {
+// Tested says whether the pair is one of TestedPairs.
+func (p Pair) Tested() bool {
+	return slices.Contains(testedDemo, p.Demo) && slices.Contains(testedTempo, p.Tempo)
+}
+
+// TestedPairs lists the (demo, tempo) pairs whose whole chain svcgraph's tests run.
+func TestedPairs() []Pair {
 	var ps []Pair
-	for _, d := range supportedDemo {
-		for _, t := range supportedTempo {
+	for _, d := range testedDemo {
+		for _, t := range testedTempo {
 			ps = append(ps, Pair{d, t})
 		}
 	}
 	return ps
+}
+
+// parseVersion reads an exact version of chartName and refuses one outside covered.
+func parseVersion(chartName, v string, covered Range) (*semver.Version, error) {
+	sv, err := semver.StrictNewVersion(v)
+	if err != nil {
+		return nil, reason.New(reason.Usage,
+			fmt.Sprintf("Give an exact %s version such as %s, or %s.", chartName, covered.Through, Latest),
+			"%s version %q is not a version (MAJOR.MINOR.PATCH)", chartName, v)
+	}
+	if sv.Prerelease() != "" || sv.Metadata() != "" {
+		return nil, reason.New(reason.Usage,
+			fmt.Sprintf("Use a released %s version from %s, or %s.", chartName, covered, Latest),
+			"%s version %s is a pre-release or build version, which svcgraph does not install", chartName, v)
+	}
+	if !covered.Contains(sv) {
+		var pairs []string
+		for _, p := range TestedPairs() {
+			pairs = append(pairs, p.Demo+"/"+p.Tempo)
+		}
+		return nil, reason.New(reason.ChartVersion,
+			fmt.Sprintf("Pick a version of %s from %s, or %s (tested demo/tempo pairs: %s); `svcgraph versions` lists what the repositories offer.",
+				chartName, covered, Latest, strings.Join(pairs, ", ")),
+			"%s version %s is outside the versions svcgraph knows how to patch (%s)", chartName, v, covered)
+	}
+	return sv, nil
 }
 
 // byVersion is one fact as a list of version ranges: the first row whose Until is above the
@@ -116,6 +179,7 @@ const (
 	prometheusPort     = 9090
 	kafkaPort          = 9092
 	tempoOTLPGRPCPort  = 4317
+	tempoGRPCPort      = 9095 // every Tempo component's Service has it (§1.8)
 	grafanaPath        = "/grafana/"
 	prometheusDSUID    = "webstore-metrics" // the same in every demo version (§3)
 	tempoDatasourceUID = "tempo"
@@ -143,6 +207,10 @@ type Names struct {
 	TempoQueryFrontendService string
 	TempoQueryFrontendPort    int
 	TempoConfigMap            string // key tempo.yaml
+	// The write path behind the distributor: ingesters up to tempo-distributed 2.x ("" from
+	// 3.0, where Kafka replaces them, §4), and the metrics-generator.
+	TempoIngesterService         string
+	TempoMetricsGeneratorService string
 
 	CollectorConfigMap         string // key relay
 	GrafanaDatasourceConfigMap string
@@ -165,11 +233,11 @@ type spec struct {
 // resolve looks every fact up for the (defaulted) versions and release in o.
 func resolve(o Options) (*spec, error) {
 	o = o.withDefaults()
-	d, err := supportedVersion(DemoChart, o.DemoVersion, supportedDemo)
+	d, err := parseVersion(DemoChart, o.DemoVersion, demoCovered)
 	if err != nil {
 		return nil, err
 	}
-	t, err := supportedVersion(TempoChart, o.TempoVersion, supportedTempo)
+	t, err := parseVersion(TempoChart, o.TempoVersion, tempoCovered)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +271,10 @@ func resolve(o Options) (*spec, error) {
 			GrafanaDatasourceConfigMap: r(demoGrafanaConfigMap.at(d)),
 			KafkaAddress:               fmt.Sprintf("%s:%d", r(demoKafka.at(d)), kafkaPort),
 		},
+	}
+	s.Names.TempoMetricsGeneratorService = prefix + "-metrics-generator"
+	if !s.NeedsKafka {
+		s.Names.TempoIngesterService = prefix + "-ingester"
 	}
 	return s, nil
 }

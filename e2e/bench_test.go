@@ -259,7 +259,7 @@ func TestBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patched, err := chartmod.Patch(pulled, opts)
+	patched, err := chartmod.Patch(pctx, pulled, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

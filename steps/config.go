@@ -6,7 +6,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/cli"
 
-	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
@@ -83,13 +82,7 @@ func (c Config) Validate() error {
 	if c.Profile == "" || c.Namespace == "" || c.Release == "" {
 		return reason.New(reason.Usage, "Leave --profile, --namespace and --release at their defaults or give them a name.", "--profile, --namespace and --release must not be empty")
 	}
-	// Chart versions are known without the network: an unsupported one stops here, before
-	// minikube starts or a chart repository is contacted.
-	if _, err := c.ChartOptions().Names(); err != nil {
-		return err
-	}
-	if err := chartmod.CheckPreset(c.Preset); err != nil {
-		return err
-	}
-	return nil
+	// Chart versions, the preset and repository URLs are checked without the network: a bad one
+	// stops here, before minikube starts or a chart repository is contacted.
+	return c.ChartOptions().ValidateCharts()
 }

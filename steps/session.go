@@ -32,6 +32,7 @@ type Session struct {
 	clusterAway string       // why `down` cannot reach the cluster; "" when it can
 	runner      *Runner
 	result      string
+	details     any
 }
 
 // profileSize is a minikube profile's CPUs and memory.
@@ -46,6 +47,10 @@ func (s *Session) Progress(msg string) {
 
 // Result sets the one-line outcome printed after the step's ✓ ("reused running profile").
 func (s *Session) Result(msg string) { s.result = msg }
+
+// ResultDetails sets the outcome as a value for --output json (the step_finished event's
+// "details").
+func (s *Session) ResultDetails(v any) { s.details = v }
 
 // Warn prints a warning line while the step runs.
 func (s *Session) Warn(msg string) {

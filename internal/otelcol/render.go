@@ -102,7 +102,7 @@ func Render(ctx context.Context, o chartmod.Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := chartmod.Patch(pulled, o)
+	p, err := chartmod.Patch(ctx, pulled, o)
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ func run(args []string) error {
 	var versions []string
 	defaultVersion := ""
 	ctx := context.Background()
-	for _, pair := range chartmod.Supported() {
+	for _, pair := range chartmod.TestedPairs() {
 		col, err := otelcol.Render(ctx, chartmod.Options{
 			DemoVersion: pair.Demo, TempoVersion: pair.Tempo,
 			DemoRepoURL: base + "open-telemetry", TempoRepoURL: base + "grafana-community",
