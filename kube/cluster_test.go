@@ -200,14 +200,14 @@ func TestReleaseLifecycle(t *testing.T) {
 	// Two at once (the second usually finds the namespace terminating), then one more when it is gone.
 	deleted := make(chan error, 2)
 	for range 2 {
-		go func() { deleted <- c.DeleteNamespace(ctx, ns) }()
+		go func() { _, err := c.DeleteNamespace(ctx, ns, "web"); deleted <- err }()
 	}
 	for i := range 3 {
 		var err error
 		if i < 2 {
 			err = <-deleted
 		} else {
-			err = c.DeleteNamespace(ctx, ns)
+			_, err = c.DeleteNamespace(ctx, ns, "web")
 		}
 		if err != nil {
 			t.Fatalf("DeleteNamespace #%d: %v", i+1, err)

@@ -16,9 +16,46 @@ import (
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
-// DeleteNamespace deletes the namespace and waits, watching, until the API server no longer has
-// it (its finalizers have emptied it). A namespace that is not there is fine.
-func (c *Client) DeleteNamespace(ctx context.Context, ns string) error {
+// createdForLabel marks a namespace svcgraph created, with the release it was created for: down
+// deletes only such a namespace, never one that was there before (a team's namespace on a shared
+// cluster, or default).
+const createdForLabel = "svcgraph.io/created-for"
+
+// createNamespace creates the release's namespace, marked as svcgraph's, unless it exists.
+func (c *Client) createNamespace(ctx context.Context, ns, release string) error {
+	_, err := c.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: ns, Labels: map[string]string{createdForLabel: release},
+	}}, metav1.CreateOptions{})
+	if err == nil || apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return interrupted(ctx, "creating namespace "+ns)
+	}
+	return reason.Wrap(reason.Install, err, "Check that your kubeconfig user may create namespaces, or install into one that exists with --namespace.",
+		"cannot create namespace %s", ns)
+}
+
+// DeleteNamespace deletes the namespace svcgraph created for the release and waits, watching,
+// until the API server no longer has it (its finalizers have emptied it). A namespace that is
+// not there is fine; one svcgraph did not create for this release is left alone (deleted false).
+func (c *Client) DeleteNamespace(ctx context.Context, ns, release string) (deleted bool, err error) {
+	got, err := c.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		return false, interrupted(ctx, "reading namespace "+ns)
+	case err != nil:
+		return false, reason.Wrap(reason.Uninstall, err, "Check that your kubeconfig user may read namespaces, then run `svcgraph down` again.",
+			"cannot read namespace %s", ns)
+	case got.Labels[createdForLabel] != release:
+		return false, nil
+	}
+	return true, c.deleteNamespace(ctx, ns)
+}
+
+func (c *Client) deleteNamespace(ctx context.Context, ns string) error {
 	err := c.cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 	switch {
 	case apierrors.IsNotFound(err):

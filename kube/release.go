@@ -146,7 +146,8 @@ func (c *Client) newestRevision(name string) (*release.Release, error) {
 	return rel, nil
 }
 
-// Apply brings the release to the spec: install the first time (creating the namespace), upgrade
+// Apply brings the release to the spec: install the first time (creating the namespace, marked as
+// svcgraph's, when it is not there), upgrade
 // when the stored hash differs, touch nothing when it is equal, and recover a release an earlier
 // run left half done. It does not wait for pods (WaitPods does). When ctx is cancelled, Helm
 // records the release as failed before Apply returns, so the next Apply upgrades it.
@@ -193,10 +194,13 @@ func (c *Client) Apply(ctx context.Context, s ReleaseSpec) (ReleaseResult, error
 }
 
 func (c *Client) install(ctx context.Context, s ReleaseSpec, act string) (ReleaseResult, error) {
+	// svcgraph creates the namespace itself, marked, so down deletes it and only it.
+	if err := c.createNamespace(ctx, c.opts.Namespace, s.Name); err != nil {
+		return ReleaseResult{}, err
+	}
 	in := action.NewInstall(c.helm)
 	in.ReleaseName = s.Name
 	in.Namespace = c.opts.Namespace
-	in.CreateNamespace = true
 	in.Timeout = s.Timeout
 	in.Labels = specLabels(s)
 	rel, err := in.RunWithContext(ctx, s.Chart, s.Values)

@@ -74,8 +74,9 @@ func (Uninstall) Run(ctx context.Context, s *Session) error {
 	return nil
 }
 
-// DeleteNamespace deletes the namespace and waits until it is gone, so a following `up` does
-// not trip over a namespace that is still terminating.
+// DeleteNamespace deletes the namespace svcgraph created for the release and waits until it is
+// gone, so a following `up` does not trip over a namespace that is still terminating. A
+// namespace that was there before (up installed into it) stays.
 type DeleteNamespace struct{}
 
 func (DeleteNamespace) ID() string    { return "namespace" }
@@ -87,8 +88,13 @@ func (DeleteNamespace) Run(ctx context.Context, s *Session) error {
 		return err
 	}
 	s.Progress("waiting for namespace " + s.Config.Namespace + " to be gone")
-	if err := k.DeleteNamespace(ctx, s.Config.Namespace); err != nil {
+	deleted, err := k.DeleteNamespace(ctx, s.Config.Namespace, s.Config.Release)
+	if err != nil {
 		return err
+	}
+	if !deleted {
+		s.Result("namespace " + s.Config.Namespace + " left in place: svcgraph did not create it")
+		return nil
 	}
 	s.Result("namespace " + s.Config.Namespace + " is gone")
 	return nil
