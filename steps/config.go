@@ -2,7 +2,10 @@ package steps
 
 import (
 	"fmt"
+	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"helm.sh/helm/v3/pkg/cli"
 
@@ -15,6 +18,7 @@ import (
 type Config struct {
 	Kubeconfig string // "" = client-go's default rules (KUBECONFIG, then ~/.kube/config)
 	Profile    string // minikube profile; also the kubeconfig context
+	Context    string // an existing kubeconfig context to use instead of the minikube profile
 	Namespace  string
 	Release    string
 	Verbose    bool
@@ -40,6 +44,8 @@ type Config struct {
 	CheckOnly    bool   // render: only the render checks and the budget against CPUs/MemoryMB
 
 	// install, wait and forward
+	StorageClass string // for the claims of Tempo's components; "" = the cluster's default
+
 	Timeout   time.Duration
 	Address   string
 	Port      int
@@ -82,7 +88,13 @@ func (c Config) Validate() error {
 	if c.Profile == "" || c.Namespace == "" || c.Release == "" {
 		return reason.New(reason.Usage, "Leave --profile, --namespace and --release at their defaults or give them a name.", "--profile, --namespace and --release must not be empty")
 	}
+	if errs := validation.IsDNS1123Subdomain(c.StorageClass); c.StorageClass != "" && len(errs) > 0 {
+		return reason.New(reason.Usage, "Name a StorageClass as `kubectl get storageclass` lists it.", "--storage-class %q is not a StorageClass name: %s", c.StorageClass, strings.Join(errs, "; "))
+	}
 	// Chart versions, the preset and repository URLs are checked without the network: a bad one
 	// stops here, before minikube starts or a chart repository is contacted.
-	return c.ChartOptions().ValidateCharts()
+	if err := c.ChartOptions().ValidateCharts(); err != nil {
+		return err
+	}
+	return c.Target().validate(c)
 }

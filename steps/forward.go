@@ -185,7 +185,7 @@ type forwarderRecord struct {
 
 func (s *Session) pidFile() string {
 	c := s.Config
-	return filepath.Join(c.StateDir, fmt.Sprintf("forward-%s-%s-%s.json", c.Profile, c.Namespace, c.Release))
+	return filepath.Join(c.StateDir, fmt.Sprintf("forward-%s-%s-%s.json", s.target().key(), c.Namespace, c.Release))
 }
 
 // liveForwarder returns the background forwarder's record if its process still runs.
@@ -216,8 +216,8 @@ func (s *Session) detachForward(ctx context.Context) error {
 	if err != nil {
 		return reason.Wrap(reason.Internal, err, "", "cannot find the svcgraph executable")
 	}
-	args := []string{"forward", "--background", "--profile", c.Profile, "--namespace", c.Namespace, "--release", c.Release,
-		"--port", strconv.Itoa(c.Port), "--address", c.Address}
+	args := append([]string{"forward", "--background"}, s.target().flags()...)
+	args = append(args, "--namespace", c.Namespace, "--release", c.Release, "--port", strconv.Itoa(c.Port), "--address", c.Address)
 	if c.Kubeconfig != "" {
 		args = append(args, "--kubeconfig", c.Kubeconfig)
 	}

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/svcgraph/svcgraph/internal/execx"
-	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
@@ -65,8 +65,8 @@ var tools = []tool{
 	},
 }
 
-// Preflight checks that kubectl, minikube and helm are installed and new enough, and that the
-// host has the memory asked for.
+// Preflight checks that the programs the target needs (kubectl, helm, and minikube for a
+// minikube profile) are installed and new enough, and what the host must give the cluster.
 type Preflight struct{}
 
 func (Preflight) ID() string    { return "preflight" }
@@ -75,8 +75,9 @@ func (Preflight) Title() string { return "Checking prerequisites" }
 func (Preflight) Run(ctx context.Context, s *Session) error {
 	var found, missing, old []string
 	var advice []string
-	versions := readVersions(ctx, s.Exec)
-	for i, t := range tools {
+	needed := toolsNamed(s.target().tools())
+	versions := readVersions(ctx, s.Exec, needed)
+	for i, t := range needed {
 		if versions[i].missing {
 			missing = append(missing, t.name)
 			advice = append(advice, fmt.Sprintf("install %s: %s", t.name, t.hint(s.GOOS)))
@@ -99,12 +100,8 @@ func (Preflight) Run(ctx context.Context, s *Session) error {
 	case len(old) > 0:
 		return reason.New(reason.OldBinary, strings.Join(advice, "\n"), "too old: %s", strings.Join(old, ", "))
 	}
-	if s.HostMemoryMB != nil {
-		if total, ok := s.HostMemoryMB(); ok && total < s.Config.MemoryMB {
-			return reason.New(reason.HostMemory, fmt.Sprintf("Ask for less with --memory (this host has %s; minikube needs at least %s).",
-				minikube.FormatMemory(total), minikube.FormatMemory(minikube.MinMemoryMB)),
-				"--memory %s is more than this host's %s of memory", minikube.FormatMemory(s.Config.MemoryMB), minikube.FormatMemory(total))
-		}
+	if err := s.target().checkHost(s); err != nil {
+		return err
 	}
 	if err := s.checkForwardPort(); err != nil {
 		return err
@@ -121,7 +118,7 @@ type toolVersion struct {
 
 // readVersions asks every tool on PATH for its version at once: one after the other, the three
 // start-ups were 0.3 s of every `up`. The result is in the order of tools.
-func readVersions(ctx context.Context, x execx.Runner) []toolVersion {
+func readVersions(ctx context.Context, x execx.Runner, tools []tool) []toolVersion {
 	out := make([]toolVersion, len(tools))
 	var wg sync.WaitGroup
 	for i, t := range tools {
@@ -132,6 +129,17 @@ func readVersions(ctx context.Context, x execx.Runner) []toolVersion {
 		wg.Go(func() { out[i].v, out[i].err = t.read(ctx, x) })
 	}
 	wg.Wait()
+	return out
+}
+
+// toolsNamed picks the tools of those names, in the order of the tools list.
+func toolsNamed(names []string) []tool {
+	var out []tool
+	for _, t := range tools {
+		if slices.Contains(names, t.name) {
+			out = append(out, t)
+		}
+	}
 	return out
 }
 

@@ -20,6 +20,7 @@ type Session struct {
 	GOOS string
 
 	// Filled in by steps for the ones after them.
+	pulled    *chartmod.Pulled
 	Patched   *chartmod.Patched
 	Rendered  *chartmod.Rendered
 	Checks    chartmod.Report
@@ -28,6 +29,8 @@ type Session struct {
 	detached  bool            // a background forwarder serves the port
 
 	kube        *kube.Client
+	tgt         Target
+	facts       *kube.Facts  // the cluster's version and nodes, once a step has read them
 	profileSize *profileSize // the minikube profile's size, once StartMinikube knows it
 	clusterAway string       // why `down` cannot reach the cluster; "" when it can
 	runner      *Runner
@@ -73,10 +76,10 @@ func (s *Session) Debug(msg string) {
 	}
 }
 
-// Kube returns the cluster client for the profile's kubeconfig context, made on first use.
+// Kube returns the cluster client for the target's kubeconfig context, made on first use.
 func (s *Session) Kube() (*kube.Client, error) {
 	if s.kube == nil {
-		k, err := kube.New(kube.Options{Kubeconfig: s.Config.Kubeconfig, Context: s.Config.Profile, Namespace: s.Config.Namespace})
+		k, err := kube.New(kube.Options{Kubeconfig: s.Config.Kubeconfig, Context: s.target().Context(), Namespace: s.Config.Namespace})
 		if err != nil {
 			return nil, err
 		}
