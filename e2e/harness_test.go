@@ -118,6 +118,7 @@ type world struct {
 
 	Profile, Namespace, Release string
 	Port                        int
+	target                      []string // --context NAME for a world on an existing context
 
 	mu         sync.Mutex
 	transcript strings.Builder
@@ -245,7 +246,7 @@ func (w *world) environ() []string {
 
 // names are the flags that put a command on this world's namespace and release.
 func (w *world) names() []string {
-	return []string{"--namespace", w.Namespace, "--release", w.Release}
+	return append([]string{"--namespace", w.Namespace, "--release", w.Release}, w.target...)
 }
 
 // upArgs is `up` with this world's names, port and a generous timeout, then extra flags. It skips
@@ -467,12 +468,7 @@ func (w *world) unchanged(t *testing.T) {
 	if w.namespaceExists(t) {
 		t.Errorf("namespace %s exists after a failed up", w.Namespace)
 	}
-	if s := w.helmSecrets(t); len(s) > 0 {
-		t.Errorf("Helm release storage exists after a failed up: %v", s)
-	}
-	if objs := w.clusterScoped(t); len(objs) > 0 {
-		t.Errorf("cluster-scoped objects of release %s exist after a failed up: %v", w.Release, objs)
-	}
+	w.nothingInstalled(t)
 }
 
 // podsReady asserts that the namespace has pods and that every pod that serves (not a finished

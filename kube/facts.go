@@ -142,17 +142,3 @@ func (f Facts) Kind() string {
 	}
 	return KindOther
 }
-
-// Arches lists the architectures of the nodes the release's pods may go to, each once, sorted.
-func (f Facts) Arches() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, n := range f.Nodes {
-		if n.Schedulable && n.Arch != "" && !seen[n.Arch] {
-			seen[n.Arch] = true
-			out = append(out, n.Arch)
-		}
-	}
-	sort.Strings(out)
-	return out
-}

@@ -52,7 +52,6 @@ var (
 	ClusterVersion   = Kind{ID: "CLUSTER_UNSUPPORTED_VERSION", ExitCode: 80, Advice: "Use a cluster whose Kubernetes version the charts accept, or other --demo-version / --tempo-version."}
 	ClusterForbidden = Kind{ID: "CLUSTER_FORBIDDEN", ExitCode: 81, Advice: "Ask the cluster's admin for the permissions listed (the demo creates ClusterRoles and ClusterRoleBindings), or use a context whose user has them."}
 	StorageClass     = Kind{ID: "CLUSTER_STORAGE", ExitCode: 82, Advice: "Name a StorageClass the cluster has with --storage-class (`kubectl get storageclass` lists them), or leave it out."}
-	ClusterArch      = Kind{ID: "CLUSTER_UNSUPPORTED_ARCH", ExitCode: 83, Advice: "Run the demo on nodes of an architecture its images are built for (amd64 or arm64 nodes for most)."}
 	NamespaceNotOurs = Kind{ID: "NAMESPACE_NOT_OURS", ExitCode: 84, Advice: "Install into a namespace of the demo's own with --namespace NAME; svcgraph down deletes the namespace it created."}
 	Interrupted      = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run `svcgraph up` again: it picks up where this run stopped."}
 )
@@ -62,7 +61,7 @@ var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, Miniku
 	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, CacheUnwritable, Cluster, Install, PodsNotReady,
 	Uninstall, NotInstalled, ClusterTooSmall, ClusterNotOurs, PortInUse, Forward, GraphEmpty,
-	PromUnreachable, ClusterVersion, ClusterForbidden, StorageClass, ClusterArch, NamespaceNotOurs,
+	PromUnreachable, ClusterVersion, ClusterForbidden, StorageClass, NamespaceNotOurs,
 	Interrupted}
 
 // Error is a failure of a known kind.
