@@ -41,7 +41,7 @@ func (r *Rendered) Kinds() []ObjectKind {
 }
 
 func isTestHook(o Object) bool {
-	hook, _ := get(o.Fields, "metadata", "annotations", "helm.sh/hook").(string)
+	hook, _ := Field(o.Fields, "metadata", "annotations", "helm.sh/hook").(string)
 	for _, h := range strings.Split(hook, ",") {
 		if strings.HasPrefix(strings.TrimSpace(h), "test") {
 			return true
@@ -114,9 +114,9 @@ func (r *Rendered) Claims() []Claim {
 		case "PersistentVolumeClaim":
 			out = append(out, Claim{Owner: o.Kind + "/" + o.Name, Name: o.Name, Class: storageClassOf(o.Fields), Tempo: tempo})
 		case "StatefulSet":
-			templates, _ := get(o.Fields, "spec", "volumeClaimTemplates").([]any)
+			templates, _ := Field(o.Fields, "spec", "volumeClaimTemplates").([]any)
 			for _, t := range templates {
-				name, _ := get(t, "metadata", "name").(string)
+				name, _ := Field(t, "metadata", "name").(string)
 				out = append(out, Claim{Owner: o.Kind + "/" + o.Name, Name: name, Class: storageClassOf(t), Tempo: tempo})
 			}
 		}
@@ -125,7 +125,7 @@ func (r *Rendered) Claims() []Claim {
 }
 
 func storageClassOf(claim any) *string {
-	if c, ok := get(claim, "spec", "storageClassName").(string); ok {
+	if c, ok := Field(claim, "spec", "storageClassName").(string); ok {
 		return &c
 	}
 	return nil
