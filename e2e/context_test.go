@@ -132,7 +132,8 @@ func TestExistingContext(t *testing.T) {
 }
 
 // TestExistingContextRefusals: the fit step refuses, before anything is created, a namespace
-// holding someone else's objects and a user who may not create what the release needs.
+// holding someone else's objects, a StorageClass the cluster lacks and a user who may not create
+// what the release needs.
 func TestExistingContextRefusals(t *testing.T) {
 	t.Run("a namespace holding a foreign ConfigMap", func(t *testing.T) {
 		w := newWorld(t, "foreignns", without("minikube"))
@@ -149,6 +150,15 @@ func TestExistingContextRefusals(t *testing.T) {
 		if _, err := w.cluster.Client.CoreV1().ConfigMaps(ns).Get(w.ctx(t), cm.Name, metav1.GetOptions{}); err != nil {
 			t.Errorf("the foreign ConfigMap after the refused up: %v", err)
 		}
+	})
+
+	t.Run("a StorageClass the cluster lacks", func(t *testing.T) {
+		w := newWorld(t, "nosc", without("minikube"))
+		w.useContext(t, "shared", nil)
+		r := w.run(t, upLimit, w.upArgs("--no-forward", "--storage-class", "gold")...)
+		expect(t, r, 82)
+		mustContain(t, r, "CLUSTER_STORAGE", "StorageClass gold does not exist (the cluster has: standard)", "nothing was installed")
+		w.unchanged(t)
 	})
 
 	t.Run("a ServiceAccount limited to one namespace", func(t *testing.T) {
