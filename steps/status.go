@@ -100,7 +100,8 @@ func (r StatusReport) WriteText(w io.Writer) {
 // "cluster: kind (context kind-demo, https://127.0.0.1:6443), Kubernetes v1.31.2: reachable".
 func (c ClusterStatus) line() string {
 	if c.Profile != "" {
-		return fmt.Sprintf("minikube profile %s (context %s): %s", c.Profile, c.Context, strings.ToLower(c.State))
+		// Its context has the profile's name (minikube writes it so).
+		return fmt.Sprintf("minikube profile %s: %s", c.Profile, strings.ToLower(c.State))
 	}
 	where := "context " + c.Context
 	if c.Server != "" {
