@@ -51,6 +51,7 @@ func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)", EnvVars: env("kubeconfig")},
 		&cli.StringFlag{Name: "profile", Value: "svcgraph", Usage: "minikube profile, and the kubeconfig context it writes (your own minikube profile is left alone)", EnvVars: env("profile")},
+		&cli.StringFlag{Name: "context", Usage: "use this existing kubeconfig context (kind, k3d, Docker Desktop, a cloud cluster) instead of the minikube profile; svcgraph never starts, stops or deletes it", EnvVars: env("context")},
 		&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "otel-demo", Usage: "namespace to install into", EnvVars: env("namespace")},
 		&cli.StringFlag{Name: "release", Value: "my-otel-demo", Usage: "Helm release name", EnvVars: env("release")},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the commands svcgraph runs and more detail", EnvVars: env("verbose")},
@@ -98,6 +99,7 @@ func forwardFlags() []cli.Flag {
 func upFlags() []cli.Flag {
 	return concat(chartFlags(), forwardFlags(), sizeFlags(), []cli.Flag{
 		&cli.StringFlag{Name: "driver", Usage: "minikube driver (default: minikube's choice)", EnvVars: env("driver")},
+		&cli.StringFlag{Name: "storage-class", Usage: "StorageClass for the volume claims of Tempo's components (default: the cluster's default class; without one, Tempo keeps its data in emptyDirs)", EnvVars: env("storage-class")},
 		&cli.DurationFlag{Name: "timeout", Value: 15 * time.Minute, Usage: "how long to wait for the install and for every pod to be ready", EnvVars: env("timeout")},
 		&cli.BoolFlag{Name: "detach", Usage: "forward in the background and return; svcgraph down stops the forwarder", EnvVars: env("detach")},
 		&cli.BoolFlag{Name: "no-forward", Usage: "do not port-forward the frontend proxy", EnvVars: env("no-forward")},
@@ -132,13 +134,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: withUsageErrors([]*cli.Command{
 			{
 				Name:   "up",
-				Usage:  "start minikube, install the demo with Tempo, wait for it and forward the frontend to localhost",
+				Usage:  "start minikube (or use --context), install the demo with Tempo, wait for it and forward the frontend to localhost",
 				Flags:  concat(globalFlags(), upFlags()),
 				Action: up,
 			},
 			{
 				Name:  "down",
-				Usage: "uninstall the demo and delete its namespace (--stop / --purge also stop / delete the minikube profile)",
+				Usage: "uninstall the demo and delete its namespace (--stop / --purge also stop / delete the minikube profile; never a --context cluster)",
 				Flags: concat(globalFlags(), []cli.Flag{
 					&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "how long to wait for the release's delete hooks and for the namespace to be gone", EnvVars: env("timeout")},
 					&cli.BoolFlag{Name: "stop", Usage: "also stop the minikube profile", EnvVars: env("stop")},
@@ -151,7 +153,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 			{
 				Name:   "status",
-				Usage:  "show the minikube profile, the release, pod readiness and the background forwarder",
+				Usage:  "show the cluster (minikube profile, or the kind of cluster --context names), the release, pod readiness and the background forwarder",
 				Flags:  globalFlags(),
 				Action: reportAction(steps.Status),
 			},
@@ -213,12 +215,14 @@ func config(c *cli.Context) (steps.Config, error) {
 	cfg := steps.Config{
 		Kubeconfig:     c.String("kubeconfig"),
 		Profile:        c.String("profile"),
+		Context:        c.String("context"),
 		Namespace:      c.String("namespace"),
 		Release:        c.String("release"),
 		Verbose:        c.Bool("verbose"),
 		RequestTimeout: c.Duration("request-timeout"),
 		CPUs:           c.Int("cpus"),
 		Driver:         c.String("driver"),
+		StorageClass:   c.String("storage-class"),
 		DemoVersion:    c.String("demo-version"),
 		TempoVersion:   c.String("tempo-version"),
 		DemoRepo:       c.String("demo-repo"),

@@ -30,6 +30,7 @@ type Options struct {
 	Helm                      *cli.EnvSettings // required: repositories.yaml and Helm's repository cache
 	KubeVersion               string           // for the client-only render; "" = DefaultKubeVersion
 	Preset                    string           // PresetFull or PresetLite, laid under the user's values; "" = full
+	Storage                   Storage          // where Tempo's claims go, laid over the user's values
 	Progress                  func(msg string) // the running step's live detail
 	Detail                    func(msg string) // a line shown with -v (which repository entry is used)
 	Warn                      func(msg string) // a line always shown (a cache that cannot be written)

@@ -71,7 +71,7 @@ func Patch(ctx context.Context, p *Pulled, o Options) (*Patched, error) {
 	if err != nil {
 		return nil, err
 	}
-	user = mergeValues(preset, user)
+	user = mergeValues(mergeValues(preset, user), storageValues(s, o.Storage))
 	hash, err := patchedHash(c, p.DemoDigest, p.TempoDigest, user)
 	if err != nil {
 		return nil, err

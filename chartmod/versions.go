@@ -172,6 +172,11 @@ var (
 		{"", []string{"backendScheduler", "config", "provider", "compaction", "compaction", "block_retention"}}}
 	// Tempo 3 writes through Kafka (§4).
 	tempoNeedsKafka = byVersion[bool]{{"3.0.0", false}, {"", true}}
+	// The components whose `persistence` values (enabled, storageClass) make PersistentVolumeClaims:
+	// the ingester's StatefulSet and the metrics-generator's (with kind: StatefulSet, §2); 3.x has
+	// no ingester, and its live-store and block-builder always use emptyDirs (templates/_pod.tpl).
+	// Off by default in every version; a user's values can switch them on.
+	tempoPersistence = byVersion[[]string]{{"3.0.0", []string{"ingester", "metricsGenerator"}}, {"", []string{"metricsGenerator"}}}
 )
 
 const (
@@ -228,6 +233,7 @@ type spec struct {
 	ProcessorsPath, RetentionPath                []string
 	Processors                                   []string
 	NeedsKafka                                   bool
+	TempoPersistence                             []string // components with claims (their values keys)
 }
 
 // resolve looks every fact up for the (defaulted) versions and release in o.
@@ -254,6 +260,7 @@ func resolve(o Options) (*spec, error) {
 		RetentionPath:      tempoRetentionPath.at(t),
 		Processors:         tempoProcessors.at(t),
 		NeedsKafka:         tempoNeedsKafka.at(t),
+		TempoPersistence:   tempoPersistence.at(t),
 		Names: Names{
 			Release: o.Release, Namespace: o.Namespace,
 			FrontendProxyService:       r(demoFrontendProxy.at(d)),

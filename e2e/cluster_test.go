@@ -102,12 +102,7 @@ func (w *world) unchanged(t *testing.T) {
 	if w.namespaceExists(t) {
 		t.Errorf("namespace %s exists after a failed up", w.Namespace)
 	}
-	if s := w.helmSecrets(t); len(s) > 0 {
-		t.Errorf("Helm release storage exists after a failed up: %v", s)
-	}
-	if objs := w.clusterScoped(t); len(objs) > 0 {
-		t.Errorf("cluster-scoped objects of release %s exist after a failed up: %v", w.Release, objs)
-	}
+	w.nothingInstalled(t)
 }
 
 // podsReady asserts that the namespace has pods and that every pod that serves (not a finished

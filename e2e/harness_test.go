@@ -99,6 +99,7 @@ type world struct {
 
 	Profile, Namespace, Release string
 	Port                        int
+	target                      []string // --context NAME for a world on an existing context
 
 	mu         sync.Mutex
 	transcript strings.Builder
@@ -283,7 +284,7 @@ func (w *world) environ() []string {
 
 // names are the flags that put a command on this world's namespace and release.
 func (w *world) names() []string {
-	return []string{"--namespace", w.Namespace, "--release", w.Release}
+	return append([]string{"--namespace", w.Namespace, "--release", w.Release}, w.target...)
 }
 
 // upArgs is `up` with this world's names, port and a generous timeout, then extra flags. It skips

@@ -35,6 +35,7 @@ type Options struct {
 // Client talks to one cluster, for one namespace. Creating it makes no API calls.
 type Client struct {
 	opts   Options
+	flags  *genericclioptions.ConfigFlags // also the REST mapper (which kinds the cluster serves)
 	config *rest.Config
 	cs     kubernetes.Interface
 	meta   metadata.Interface // metadata-only lists (Helm's storage Secrets without their payload)
@@ -87,7 +88,7 @@ func New(o Options) (*Client, error) {
 	if err := helmCfg.Init(flags, o.Namespace, "secret", debug); err != nil {
 		return nil, reason.Wrap(reason.Cluster, err, kubeconfigAdvice(o), "cannot set up the Helm client")
 	}
-	return &Client{opts: o, config: config, cs: cs, meta: meta, helm: helmCfg}, nil
+	return &Client{opts: o, flags: flags, config: config, cs: cs, meta: meta, helm: helmCfg}, nil
 }
 
 func kubeconfigAdvice(o Options) string {
@@ -96,7 +97,7 @@ func kubeconfigAdvice(o Options) string {
 		where = o.Kubeconfig
 	}
 	if o.Context != "" {
-		return fmt.Sprintf("Check that %s exists and has a context named %q (minikube writes it when the profile starts).", where, o.Context)
+		return fmt.Sprintf("Check that %s exists and has a context named %q (`kubectl config get-contexts` lists them; minikube writes its profile's when the profile starts).", where, o.Context)
 	}
 	return fmt.Sprintf("Check that %s exists and names a current context, or pass --kubeconfig.", where)
 }

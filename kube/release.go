@@ -158,7 +158,8 @@ func (c *Client) newestRevision(ctx context.Context, name string) (*release.Rele
 	return rel, err
 }
 
-// Apply brings the release to the spec: install the first time (creating the namespace), upgrade
+// Apply brings the release to the spec: install the first time (creating the namespace, marked as
+// svcgraph's, when it is not there), upgrade
 // when the stored hash differs, touch nothing when it is equal, and recover a release an earlier
 // run left half done. It does not wait for pods (WaitPods does). When ctx is cancelled, Helm
 // records the release as failed before Apply returns, so the next Apply upgrades it.

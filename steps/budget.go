@@ -47,9 +47,8 @@ func freshProfile(c Config) kube.NodeRooms {
 	}}}
 }
 
-// liveRooms reads the nodes from the API. A minikube node of the docker or podman driver
-// reports the host's CPUs and memory, not the profile's, so each node is capped at the
-// profile's size when the profile is known.
+// liveRooms reads the nodes from the API, as the target corrects them (a minikube node of the
+// docker or podman driver reports the host's size, not the profile's).
 func (s *Session) liveRooms(ctx context.Context) (kube.NodeRooms, error) {
 	k, err := s.Kube()
 	if err != nil {
@@ -59,23 +58,7 @@ func (s *Session) liveRooms(ctx context.Context) (kube.NodeRooms, error) {
 	if err != nil {
 		return rooms, err
 	}
-	size := s.profileSize
-	if size == nil { // StartMinikube did not run (or could not tell): ask minikube
-		if p, err := s.Minikube.Profile(ctx, s.Config.Profile); err == nil && p != nil {
-			size = &profileSize{CPUs: p.Config.CPUs, MemoryMB: p.Config.Memory}
-		}
-	}
-	if size != nil {
-		for i := range rooms.Nodes {
-			a := &rooms.Nodes[i].Allocatable
-			if size.MemoryMB > 0 {
-				a.Memory = min(a.Memory, minikube.NodeMemoryBytes(size.MemoryMB))
-			}
-			if size.CPUs > 0 {
-				a.MilliCPU = min(a.MilliCPU, int64(size.CPUs)*1000)
-			}
-		}
-	}
+	s.target().capRooms(ctx, s, &rooms)
 	if len(rooms.Skipped) > 0 {
 		s.Debug("not counted (cordoned or tainted): " + strings.Join(rooms.Skipped, ", "))
 	}
@@ -96,7 +79,7 @@ func (s *Session) judgeBudget(d chartmod.Demand, rooms kube.NodeRooms) error {
 	}
 	placed := budget.Pack(d.Pods(rooms.Nodes), rooms.Nodes)
 	if len(placed.Unplaced) > 0 || n == 0 {
-		return reason.New(reason.ClusterTooSmall, budgetAdvice(s.Config, req, free, placed),
+		return reason.New(reason.ClusterTooSmall, budgetAdvice(s.Config, s.target(), req, free, placed),
 			"%s", budgetTable(d, rooms, placed))
 	}
 	if lim.Memory > free.Memory {
@@ -153,17 +136,14 @@ func budgetTable(d chartmod.Demand, rooms kube.NodeRooms, p budget.Placement) st
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// budgetAdvice lists the ways out, with numbers: a bigger profile (by what the sum lacks, or
+// budgetAdvice lists the ways out, with numbers: a bigger cluster (by what the sum lacks, or
 // what the largest homeless pod lacks on its best node), the lite preset, or fewer components.
-func budgetAdvice(c Config, req, free budget.Amount, p budget.Placement) string {
+func budgetAdvice(c Config, t Target, req, free budget.Amount, p budget.Placement) string {
 	short := req.Sub(free)
 	for _, u := range p.Unplaced {
 		short.Memory, short.MilliCPU = max(short.Memory, u.Missing.Memory), max(short.MilliCPU, u.Missing.MilliCPU)
 	}
-	mb := c.MemoryMB + int((max(short.Memory, 0)+(1<<20)-1)>>20)
-	cpus := c.CPUs + int((max(short.MilliCPU, 0)+999)/1000)
-	ways := []string{fmt.Sprintf("a bigger profile: `svcgraph down --purge --profile %s`, then `svcgraph up --memory %s --cpus %d` (minikube cannot resize a profile)",
-		c.Profile, minikube.FormatMemory((mb+1023)/1024*1024), cpus)}
+	ways := []string{t.moreRoom(c, short)}
 	if c.Preset != chartmod.PresetLite {
 		ways = append(ways, "the smaller demo: --preset lite")
 	}

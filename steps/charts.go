@@ -16,6 +16,7 @@ func (c Config) ChartOptions() chartmod.Options {
 		Release: c.Release, Namespace: c.Namespace,
 		ValuesFiles: c.ValuesFiles, SetValues: c.SetValues,
 		CacheDir: c.CacheDir, Helm: c.Helm, KubeVersion: c.KubeVersion, Preset: c.Preset,
+		Storage: chartmod.Storage{Class: c.StorageClass},
 	}
 }
 
@@ -48,7 +49,26 @@ func (PrepareCharts) Run(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	patched, err := chartmod.Patch(ctx, pulled, o)
+	s.pulled = pulled
+	if err := s.patch(ctx, o); err != nil {
+		return err
+	}
+	res := ChartsResult{Demo: s.Patched.Pair.Demo, Tempo: s.Patched.Pair.Tempo, Tested: s.Patched.Pair.Tested(), Checks: len(s.Checks.Results)}
+	if s.Config.DemoVersion == chartmod.Latest {
+		res.Latest = append(res.Latest, chartmod.DemoChart)
+	}
+	if s.Config.TempoVersion == chartmod.Latest {
+		res.Latest = append(res.Latest, chartmod.TempoChart)
+	}
+	s.Result(res.String())
+	s.ResultDetails(res)
+	return nil
+}
+
+// patch patches the pulled charts with o, renders them and proves the patch with the render
+// checks; the results replace the session's (the fit step patches again for the cluster).
+func (s *Session) patch(ctx context.Context, o chartmod.Options) error {
+	patched, err := chartmod.Patch(ctx, s.pulled, o)
 	if err != nil {
 		return err
 	}
@@ -62,15 +82,6 @@ func (PrepareCharts) Run(ctx context.Context, s *Session) error {
 		return err
 	}
 	s.Patched, s.Rendered, s.Checks = patched, rendered, report
-	res := ChartsResult{Demo: patched.Pair.Demo, Tempo: patched.Pair.Tempo, Tested: patched.Pair.Tested(), Checks: len(report.Results)}
-	if s.Config.DemoVersion == chartmod.Latest {
-		res.Latest = append(res.Latest, chartmod.DemoChart)
-	}
-	if s.Config.TempoVersion == chartmod.Latest {
-		res.Latest = append(res.Latest, chartmod.TempoChart)
-	}
-	s.Result(res.String())
-	s.ResultDetails(res)
 	return nil
 }
 

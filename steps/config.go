@@ -19,6 +19,7 @@ import (
 type Config struct {
 	Kubeconfig string // "" = client-go's default rules (KUBECONFIG, then ~/.kube/config)
 	Profile    string // minikube profile; also the kubeconfig context
+	Context    string // an existing kubeconfig context to use instead of the minikube profile
 	Namespace  string
 	Release    string
 	Verbose    bool
@@ -46,6 +47,8 @@ type Config struct {
 	CheckOnly    bool   // render: only the render checks and the budget against CPUs/MemoryMB
 
 	// install, wait and forward; down: delete hooks and the namespace's deletion
+	StorageClass string // for the claims of Tempo's components; "" = the cluster's default
+
 	Timeout   time.Duration
 	Address   string
 	Port      int
@@ -119,7 +122,13 @@ func (c Config) Validate() error {
 		return reason.New(reason.Usage, "Use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 53 characters, e.g. --release my-otel-demo.",
 			"--release %q is not a valid Helm release name", c.Release)
 	}
+	if errs := validation.IsDNS1123Subdomain(c.StorageClass); c.StorageClass != "" && len(errs) > 0 {
+		return reason.New(reason.Usage, "Name a StorageClass as `kubectl get storageclass` lists it.", "--storage-class %q is not a StorageClass name: %s", c.StorageClass, strings.Join(errs, "; "))
+	}
 	// Chart versions, the preset and repository URLs are checked without the network: a bad one
 	// stops here, before minikube starts or a chart repository is contacted.
-	return c.ChartOptions().ValidateCharts()
+	if err := c.ChartOptions().ValidateCharts(); err != nil {
+		return err
+	}
+	return c.Target().validate(c)
 }

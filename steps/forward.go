@@ -192,7 +192,7 @@ type forwarderRecord struct {
 // it (no path separators can get in).
 func (s *Session) pidFile() string {
 	c := s.Config
-	return filepath.Join(c.StateDir, fmt.Sprintf("forward-%s-%s-%s.json", c.Profile, c.Namespace, c.Release))
+	return filepath.Join(c.StateDir, fmt.Sprintf("forward-%s-%s-%s.json", s.target().key(), c.Namespace, c.Release))
 }
 
 // lockFile is held (flock) by the background forwarder for its whole life. A pid alone proves
@@ -268,8 +268,9 @@ func (s *Session) detachForward(ctx context.Context) error {
 	if err != nil {
 		return reason.Wrap(reason.Internal, err, "", "cannot find the svcgraph executable")
 	}
-	args := []string{"forward", "--background", "--profile", c.Profile, "--namespace", c.Namespace, "--release", c.Release,
-		"--port", strconv.Itoa(c.Port), "--address", c.Address, "--request-timeout", c.RequestTimeout.String()}
+	args := append([]string{"forward", "--background"}, s.target().flags()...)
+	args = append(args, "--namespace", c.Namespace, "--release", c.Release, "--port", strconv.Itoa(c.Port),
+		"--address", c.Address, "--request-timeout", c.RequestTimeout.String())
 	if c.Kubeconfig != "" {
 		args = append(args, "--kubeconfig", c.Kubeconfig)
 	}

@@ -6,7 +6,8 @@ package steps
 // minikube; the user's Helm configuration gains the repositories only once the release is known
 // to fit the cluster it is installed into.
 func UpPlan(c Config) Plan {
-	p := Plan{Preflight{}, PrepareCharts{}, StartMinikube{}, CheckBudget{}, AddRepos{}, Install{}, WaitPods{}}
+	t := c.Target()
+	p := Plan{Preflight{}, PrepareCharts{}, t.Start(), CheckFit{}, CheckBudget{}, AddRepos{}, Install{}, WaitPods{}}
 	if !c.NoForward {
 		p = append(p, Forward{})
 	}
@@ -18,19 +19,18 @@ func UpPlan(c Config) Plan {
 
 // DownPlan is `svcgraph down`, in order. Every step tolerates "already gone", so down twice works.
 func DownPlan(c Config) Plan {
-	p := Plan{StopForwarder{}, FindCluster{}, Uninstall{}, DeleteNamespace{}}
-	switch {
-	case c.PurgeCluster:
-		p = append(p, StopMinikube{Delete: true})
-	case c.StopCluster:
-		p = append(p, StopMinikube{})
+	t := c.Target()
+	p := Plan{StopForwarder{}, t.Find(), Uninstall{}, DeleteNamespace{}}
+	if c.PurgeCluster || c.StopCluster {
+		p = append(p, t.Stop(c.PurgeCluster))
 	}
 	return p
 }
 
 // RenderPlan is `svcgraph render`: charts only, no cluster. --check-only adds the budget against
-// a fresh minikube profile of the configured size. Values that do not render, or a release that
-// does not fit, leave the Helm configuration as it was.
+// a fresh minikube profile of the configured size (whatever the target: it is a question about
+// the charts). Values that do not render, or a release that does not fit, leave the Helm
+// configuration as it was.
 func RenderPlan(c Config) Plan {
 	p := Plan{PrepareCharts{}}
 	if c.CheckOnly {

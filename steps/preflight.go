@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -65,8 +66,8 @@ var tools = []tool{
 	},
 }
 
-// Preflight checks that kubectl, minikube and helm are installed and new enough, and that the
-// host has the CPUs and memory asked for.
+// Preflight checks that the programs the target needs (kubectl, helm, and minikube for a
+// minikube profile) are installed and new enough, and what the host must give the cluster.
 type Preflight struct{}
 
 func (Preflight) ID() string    { return "preflight" }
@@ -79,8 +80,9 @@ func (Preflight) Run(ctx context.Context, s *Session) error {
 	}
 	var found, missing, old []string
 	var advice []string
-	versions := readVersions(ctx, s.Exec)
-	for i, t := range tools {
+	needed := toolsNamed(s.target().tools())
+	versions := readVersions(ctx, s.Exec, needed)
+	for i, t := range needed {
 		if versions[i].missing {
 			missing = append(missing, t.name)
 			advice = append(advice, fmt.Sprintf("install %s: %s", t.name, t.hint(s.GOOS)))
@@ -103,15 +105,8 @@ func (Preflight) Run(ctx context.Context, s *Session) error {
 	case len(old) > 0:
 		return reason.New(reason.OldBinary, strings.Join(advice, "\n"), "too old: %s", strings.Join(old, ", "))
 	}
-	if err := checkHostCPUs(s); err != nil {
+	if err := s.target().checkHost(s); err != nil {
 		return err
-	}
-	if s.HostMemoryMB != nil {
-		if total, ok := s.HostMemoryMB(); ok && total < s.Config.MemoryMB {
-			return reason.New(reason.HostMemory, fmt.Sprintf("Ask for less with --memory (this host has %s; minikube needs at least %s).",
-				minikube.FormatMemory(total), minikube.FormatMemory(minikube.MinMemoryMB)),
-				"--memory %s is more than this host's %s of memory", minikube.FormatMemory(s.Config.MemoryMB), minikube.FormatMemory(total))
-		}
 	}
 	if err := s.checkForwardPort(); err != nil {
 		return err
@@ -147,7 +142,7 @@ type toolVersion struct {
 
 // readVersions asks every tool on PATH for its version at once: one after the other, the three
 // start-ups were 0.3 s of every `up`. The result is in the order of tools.
-func readVersions(ctx context.Context, x execx.Runner) []toolVersion {
+func readVersions(ctx context.Context, x execx.Runner, tools []tool) []toolVersion {
 	out := make([]toolVersion, len(tools))
 	var wg sync.WaitGroup
 	for i, t := range tools {
@@ -158,6 +153,17 @@ func readVersions(ctx context.Context, x execx.Runner) []toolVersion {
 		wg.Go(func() { out[i].v, out[i].err = t.read(ctx, x) })
 	}
 	wg.Wait()
+	return out
+}
+
+// toolsNamed picks the tools of those names, in the order of the tools list.
+func toolsNamed(names []string) []tool {
+	var out []tool
+	for _, t := range tools {
+		if slices.Contains(names, t.name) {
+			out = append(out, t)
+		}
+	}
 	return out
 }
 

@@ -24,6 +24,7 @@ type Session struct {
 	GOOS string
 
 	// Filled in by steps for the ones after them.
+	pulled        *chartmod.Pulled
 	Patched       *chartmod.Patched
 	Rendered      *chartmod.Rendered
 	Checks        chartmod.Report
@@ -33,6 +34,8 @@ type Session struct {
 	warnedExposed bool            // the warning about a non-loopback --address was given
 
 	kube        *kube.Client
+	tgt         Target
+	facts       *kube.Facts  // the cluster's version and nodes, once a step has read them
 	profileSize *profileSize // the minikube profile's size, once StartMinikube knows it
 	clusterAway string       // why `down` cannot reach the cluster; "" when it can
 	runner      *Runner
@@ -90,11 +93,11 @@ func (s *Session) Debug(msg string) {
 	}
 }
 
-// Kube returns the cluster client for the profile's kubeconfig context, made on first use.
+// Kube returns the cluster client for the target's kubeconfig context, made on first use.
 func (s *Session) Kube() (*kube.Client, error) {
 	if s.kube == nil {
 		c := s.Config
-		k, err := kube.New(kube.Options{Kubeconfig: c.Kubeconfig, Context: c.Profile, Namespace: c.Namespace, RequestTimeout: c.RequestTimeout})
+		k, err := kube.New(kube.Options{Kubeconfig: c.Kubeconfig, Context: s.target().Context(), Namespace: c.Namespace, RequestTimeout: c.RequestTimeout})
 		if err != nil {
 			return nil, err
 		}

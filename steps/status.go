@@ -7,21 +7,19 @@ import (
 	"strings"
 
 	"github.com/svcgraph/svcgraph/internal/budget"
-	"github.com/svcgraph/svcgraph/internal/minikube"
 )
 
 // StatusReport is what `svcgraph status` shows.
 type StatusReport struct {
-	Profile       string       `json:"profile"`
-	ProfileState  string       `json:"profileState"`
-	Namespace     string       `json:"namespace"`
-	Release       string       `json:"release"`
-	ReleaseStatus string       `json:"releaseStatus"` // "" when not installed
-	Revision      int          `json:"revision,omitempty"`
-	PodsReady     int          `json:"podsReady"`
-	PodsTotal     int          `json:"podsTotal"`
-	Forward       string       `json:"forward,omitempty"` // URL of a background forwarder
-	Nodes         []NodeStatus `json:"nodes,omitempty"`
+	Cluster       ClusterStatus `json:"cluster"`
+	Namespace     string        `json:"namespace"`
+	Release       string        `json:"release"`
+	ReleaseStatus string        `json:"releaseStatus"` // "" when not installed
+	Revision      int           `json:"revision,omitempty"`
+	PodsReady     int           `json:"podsReady"`
+	PodsTotal     int           `json:"podsTotal"`
+	Forward       string        `json:"forward,omitempty"` // URL of a background forwarder
+	Nodes         []NodeStatus  `json:"nodes,omitempty"`
 }
 
 // NodeStatus is one node's allocatable CPU and memory and what all its pods request.
@@ -31,20 +29,21 @@ type NodeStatus struct {
 	Requested   budget.Amount `json:"requested"`
 }
 
-// Status gathers the state of profile, release, pods and background forwarder. Each part that
-// cannot be reached is reported as such rather than failing the whole report.
+// Status gathers the state of the cluster (its kind and context), release, pods and background
+// forwarder. Each part that cannot be reached is reported as such rather than failing the whole
+// report.
 func Status(ctx context.Context, s *Session) (StatusReport, error) {
 	c := s.Config
-	r := StatusReport{Profile: c.Profile, Namespace: c.Namespace, Release: c.Release}
-	st, err := s.Minikube.Status(ctx, c.Profile)
+	r := StatusReport{Namespace: c.Namespace, Release: c.Release}
+	cl, reachable, err := s.target().status(ctx, s)
+	r.Cluster = cl
 	if err != nil {
 		return r, err
 	}
-	r.ProfileState = string(st.State)
 	if rec, ok := s.liveForwarder(); ok {
 		r.Forward = rec.URL
 	}
-	if st.State != minikube.Running {
+	if !reachable {
 		return r, nil
 	}
 	k, err := s.Kube()
@@ -84,7 +83,7 @@ func (r StatusReport) WriteText(w io.Writer) {
 		forward = r.Forward
 	}
 	lines := []string{
-		fmt.Sprintf("minikube profile %s: %s", r.Profile, strings.ToLower(r.ProfileState)),
+		r.Cluster.line(),
 		fmt.Sprintf("release %s in %s: %s", r.Release, r.Namespace, release),
 		fmt.Sprintf("pods: %d/%d ready", r.PodsReady, r.PodsTotal),
 		"forward: " + forward,
@@ -95,4 +94,22 @@ func (r StatusReport) WriteText(w io.Writer) {
 			budget.CPU(n.Requested.MilliCPU), budget.CPU(n.Allocatable.MilliCPU)))
 	}
 	fmt.Fprintln(w, strings.Join(lines, "\n"))
+}
+
+// line is the cluster's line of the text report: "minikube profile svcgraph: running" or
+// "cluster: kind (context kind-demo, https://127.0.0.1:6443), Kubernetes v1.31.2: reachable".
+func (c ClusterStatus) line() string {
+	if c.Profile != "" {
+		// Its context has the profile's name (minikube writes it so).
+		return fmt.Sprintf("minikube profile %s: %s", c.Profile, strings.ToLower(c.State))
+	}
+	where := "context " + c.Context
+	if c.Server != "" {
+		where += ", " + c.Server
+	}
+	l := fmt.Sprintf("cluster: %s (%s)", c.Kind, where)
+	if c.Version != "" {
+		l += ", Kubernetes " + c.Version
+	}
+	return l + ": " + c.State
 }

@@ -49,11 +49,18 @@ var (
 	Uninstall         = Kind{ID: "UNINSTALL_FAILED", ExitCode: 43}
 	NotInstalled      = Kind{ID: "NOT_INSTALLED", ExitCode: 44, Advice: "Run `svcgraph up` first, with the same --namespace and --release."}
 	ClusterTooSmall   = Kind{ID: "CLUSTER_TOO_SMALL", ExitCode: 45, Advice: "Give the cluster more memory or CPUs, run the smaller demo with --preset lite, or switch components off with --set components.NAME.enabled=false."}
+	ClusterNotOurs    = Kind{ID: "CLUSTER_NOT_OURS", ExitCode: 46, Advice: "svcgraph never stops or deletes a cluster it did not create: stop or delete it with the tool that made it (kind, k3d, Docker Desktop, your cloud's console)."}
 	PortInUse         = Kind{ID: "FORWARD_PORT_IN_USE", ExitCode: 50}
 	Forward           = Kind{ID: "FORWARD_FAILED", ExitCode: 51}
 	GraphEmpty        = Kind{ID: "GRAPH_EMPTY", ExitCode: 60}
 	PromUnreachable   = Kind{ID: "PROMETHEUS_UNREACHABLE", ExitCode: 61, Advice: "Check that the Prometheus pod is Ready (`svcgraph status`), then try again; `svcgraph doctor` checks the whole pipeline."}
-	Interrupted       = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run `svcgraph up` again: it picks up where this run stopped."}
+	// The cluster fits check (before install): when it finds several problems it names them all
+	// and exits with the code of the first in this order.
+	ClusterVersion   = Kind{ID: "CLUSTER_UNSUPPORTED_VERSION", ExitCode: 80, Advice: "Use a cluster whose Kubernetes version the charts accept, or other --demo-version / --tempo-version."}
+	ClusterForbidden = Kind{ID: "CLUSTER_FORBIDDEN", ExitCode: 81, Advice: "Ask the cluster's admin for the permissions listed (the demo creates ClusterRoles and ClusterRoleBindings), or use a context whose user has them."}
+	StorageClass     = Kind{ID: "CLUSTER_STORAGE", ExitCode: 82, Advice: "Name a StorageClass the cluster has with --storage-class (`kubectl get storageclass` lists them), or leave it out."}
+	NamespaceNotOurs = Kind{ID: "NAMESPACE_NOT_OURS", ExitCode: 84, Advice: "Install into a namespace of the demo's own with --namespace NAME; svcgraph down deletes the namespace it created."}
+	Interrupted      = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run `svcgraph up` again: it picks up where this run stopped."}
 )
 
 // Kinds lists every kind, for documentation and for tests that keep exit codes unique.
@@ -61,7 +68,9 @@ var Kinds = []Kind{Internal, Usage, Output, MissingBinary, OldBinary, HostMemory
 	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, MinikubeCPUs, MinikubePerm,
 	MinikubeProvision, MinikubeBroken, MinikubeRefused, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, CacheUnwritable, Cluster, Install, PodsNotReady,
-	Uninstall, NotInstalled, ClusterTooSmall, PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
+	Uninstall, NotInstalled, ClusterTooSmall, ClusterNotOurs, PortInUse, Forward, GraphEmpty,
+	PromUnreachable, ClusterVersion, ClusterForbidden, StorageClass, NamespaceNotOurs,
+	Interrupted}
 
 // Error is a failure of a known kind.
 type Error struct {
