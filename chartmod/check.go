@@ -66,6 +66,9 @@ func (r Report) Err() error {
 func Check(r *Rendered) Report {
 	checks := []func(*Rendered) Result{checkDistributor, checkQueryFrontend, checkCollector,
 		checkPrometheus, checkGrafana, checkTempoConfig, checkFrontendProxy, checkCondition}
+	if r.offline {
+		checks = append(checks, checkPullPolicy)
+	}
 	var rep Report
 	for _, c := range checks {
 		rep.Results = append(rep.Results, c(r))

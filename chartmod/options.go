@@ -31,7 +31,10 @@ type Options struct {
 	CacheDir                  string           // svcgraph's cache directory; pulled packages live here
 	Helm                      *cli.EnvSettings // required: repositories.yaml, repository cache, getters
 	KubeVersion               string           // for the client-only render; "" = DefaultKubeVersion
-	Progress                  func(msg string)
+	// Offline: charts only from the cache, and a release that never pulls an image the node has
+	// (every pull policy IfNotPresent, see offline.go).
+	Offline  bool
+	Progress func(msg string)
 }
 
 func (o Options) withDefaults() Options {

@@ -15,6 +15,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli/values"
 	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/postrender"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -32,6 +33,8 @@ type Patched struct {
 	Hash  string
 	Names Names
 	Pair  Pair
+	// PostRenderer is set for an offline release (Options.Offline): install and render apply it.
+	PostRenderer postrender.PostRenderer
 
 	spec *spec
 }
@@ -72,8 +75,12 @@ func Patch(p *Pulled, o Options) (*Patched, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Patched{Chart: c, Values: user, Hash: hash, Names: s.Names,
-		Pair: Pair{o.DemoVersion, o.TempoVersion}, spec: s}, nil
+	patched := &Patched{Chart: c, Values: user, Hash: hash, Names: s.Names,
+		Pair: Pair{o.DemoVersion, o.TempoVersion}, spec: s}
+	if o.Offline {
+		patched.offline()
+	}
+	return patched, nil
 }
 
 // ChartCopy returns a copy of Chart that Helm may change freely.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,17 +50,16 @@ func Pull(ctx context.Context, o Options) (*Pulled, error) {
 }
 
 func pullOne(ctx context.Context, o Options, repoURL, name, version string) (*chart.Chart, string, string, error) {
-	// One cache folder per repository URL: the same name and version from another repository
-	// may be a different package.
-	sum := sha256.Sum256([]byte(strings.TrimSuffix(repoURL, "/")))
-	dir := filepath.Join(o.CacheDir, "charts", hex.EncodeToString(sum[:8]))
-	file := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", name, version))
-	digestFile := file + ".sha256"
+	file := packageFile(o.CacheDir, repoURL, name, version)
+	dir, digestFile := filepath.Dir(file), file+".sha256"
 
 	if data, digest, ok := cached(file, digestFile); ok {
 		o.progress("using cached %s %s", name, version)
 		c, err := loadPackage(data, file, name, version)
 		return c, file, digest, err
+	}
+	if o.Offline {
+		return nil, "", "", notCached(name, version, repoURL)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, "", "", err
@@ -112,12 +110,8 @@ func pullOne(ctx context.Context, o Options, repoURL, name, version string) (*ch
 	if err != nil {
 		return nil, "", "", err
 	}
-	// The package first, then its digest: a digest file never vouches for a partial package.
-	if err := writeAtomic(file, data); err != nil {
+	if err := keepPackage(dir, file, digestFile, data, got); err != nil {
 		return nil, "", "", reason.Wrap(reason.Internal, err, "", "cannot write %s", file)
-	}
-	if err := writeAtomic(digestFile, []byte(got+"\n")); err != nil {
-		return nil, "", "", reason.Wrap(reason.Internal, err, "", "cannot write %s", digestFile)
 	}
 	return c, file, got, nil
 }

@@ -44,14 +44,23 @@ var (
 	Forward           = Kind{ID: "FORWARD_FAILED", ExitCode: 51}
 	GraphEmpty        = Kind{ID: "GRAPH_EMPTY", ExitCode: 60}
 	PromUnreachable   = Kind{ID: "PROMETHEUS_UNREACHABLE", ExitCode: 61, Advice: "Check that the Prometheus pod is Ready (`svcgraph status`), then try again; `svcgraph doctor` checks the whole pipeline."}
-	Interrupted       = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run `svcgraph up` again: it picks up where this run stopped."}
+	// Workshop mode: prepare, bundles and up --offline.
+	OfflineNotPrepared = Kind{ID: "OFFLINE_NOT_PREPARED", ExitCode: 70, Advice: "Run `svcgraph prepare` (with the same chart flags) while you have a network, or import a bundle with `svcgraph prepare --from-bundle FILE`."}
+	ImagePull          = Kind{ID: "IMAGE_PULL_FAILED", ExitCode: 71, Advice: "Check the image's registry (or the --registry-mirror for it) and your network, then run `svcgraph prepare` again: it keeps what it already has."}
+	ImageLoad          = Kind{ID: "IMAGE_LOAD_FAILED", ExitCode: 72, Advice: "Run the `minikube image load` command shown above yourself to see why; `svcgraph up --offline` again loads only what is missing."}
+	ImageNotOnNode     = Kind{ID: "IMAGE_NOT_ON_NODE", ExitCode: 73, Advice: "minikube did not load these images (it does not always say so): run `minikube image load` yourself, or `svcgraph prepare` again if the cache is damaged."}
+	BundleInvalid      = Kind{ID: "BUNDLE_INVALID", ExitCode: 74, Advice: "Copy the bundle again from its source, or make a new one with `svcgraph prepare --bundle FILE`. Nothing was imported."}
+	BundlePlatform     = Kind{ID: "BUNDLE_WRONG_PLATFORM", ExitCode: 75, Advice: "Make a bundle for this machine's platform with `svcgraph prepare --bundle FILE --platform …`, or import this one with the --platform it was made for. Nothing was imported."}
+	CacheNoSpace       = Kind{ID: "CACHE_NO_SPACE", ExitCode: 76, Advice: "Free disk space (or point XDG_CACHE_HOME at a larger disk), then run the command again: what is in the cache stays usable."}
+	Interrupted        = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run `svcgraph up` again: it picks up where this run stopped."}
 )
 
 // Kinds lists every kind, for documentation and for tests that keep exit codes unique.
 var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
 	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, Cluster, Install, PodsNotReady, Uninstall,
-	NotInstalled, PortInUse, Forward, GraphEmpty, PromUnreachable, Interrupted}
+	NotInstalled, PortInUse, Forward, GraphEmpty, PromUnreachable, OfflineNotPrepared, ImagePull,
+	ImageLoad, ImageNotOnNode, BundleInvalid, BundlePlatform, CacheNoSpace, Interrupted}
 
 // Error is a failure of a known kind.
 type Error struct {
