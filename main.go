@@ -21,10 +21,17 @@ import (
 	"golang.org/x/term"
 	helmcli "helm.sh/helm/v3/pkg/cli"
 
+	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/steps"
+)
+
+// The minikube size `up --preset lite` asks for unless --cpus/--memory are given.
+const (
+	liteCPUs   = 2
+	liteMemory = "4G"
 )
 
 // version is set at release time with -ldflags "-X main.version=…".
@@ -52,13 +59,30 @@ func globalFlags() []cli.Flag {
 
 // chartFlags choose and change the charts: `up` and `render` take them.
 func chartFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "demo-version", Usage: "opentelemetry-demo chart version (default: the tested pair with tempo-version)", EnvVars: env("demo-version")},
-		&cli.StringFlag{Name: "tempo-version", Usage: "tempo-distributed chart version", EnvVars: env("tempo-version")},
-		&cli.StringFlag{Name: "demo-repo", Usage: "Helm repository URL of opentelemetry-demo (default: the OpenTelemetry repository)", EnvVars: env("demo-repo")},
-		&cli.StringFlag{Name: "tempo-repo", Usage: "Helm repository URL of tempo-distributed (default: the grafana-community repository)", EnvVars: env("tempo-repo")},
+	return concat([]cli.Flag{
+		&cli.StringFlag{Name: "demo-version", Usage: "opentelemetry-demo chart version, or latest (default " + chartmod.DefaultDemoVersion + "; `svcgraph versions` lists them)", EnvVars: env("demo-version")},
+		&cli.StringFlag{Name: "tempo-version", Usage: "tempo-distributed chart version, or latest (default " + chartmod.DefaultTempoVersion + ")", EnvVars: env("tempo-version")},
+	}, repoFlags(), []cli.Flag{
 		&cli.StringSliceFlag{Name: "values", Aliases: []string{"f"}, Usage: "values file applied on top of the patched chart, as with helm (repeatable)", EnvVars: env("values")},
 		&cli.StringSliceFlag{Name: "set", Usage: "set a value on top of the patched chart, key=value as with helm (repeatable)", EnvVars: env("set")},
+		&cli.StringFlag{Name: "preset", Value: chartmod.PresetFull, Usage: "full (the charts' own services) or lite (a smaller demo that still draws the service graph; minikube 2 CPUs and 4G unless --cpus/--memory say otherwise)", EnvVars: env("preset")},
+	})
+}
+
+// repoFlags name the chart repositories: `up`, `render` and `versions` take them.
+func repoFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "demo-repo", Usage: "Helm repository URL of opentelemetry-demo (default: the OpenTelemetry repository)", EnvVars: env("demo-repo")},
+		&cli.StringFlag{Name: "tempo-repo", Usage: "Helm repository URL of tempo-distributed (default: the grafana-community repository)", EnvVars: env("tempo-repo")},
+	}
+}
+
+// sizeFlags size the minikube profile: `up` creates it with them, `render --check-only` checks
+// the release against a profile of that size.
+func sizeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPUs for the minikube profile (--preset lite: 2)", EnvVars: env("cpus")},
+		&cli.StringFlag{Name: "memory", Value: "8G", Usage: "memory for the minikube profile, as minikube takes it (8G, 8192mb, 8192; --preset lite: 4G)", EnvVars: env("memory")},
 	}
 }
 
@@ -70,9 +94,7 @@ func forwardFlags() []cli.Flag {
 }
 
 func upFlags() []cli.Flag {
-	return concat(chartFlags(), forwardFlags(), []cli.Flag{
-		&cli.IntFlag{Name: "cpus", Value: 4, Usage: "CPUs for the minikube profile", EnvVars: env("cpus")},
-		&cli.StringFlag{Name: "memory", Value: "8G", Usage: "memory for the minikube profile, as minikube takes it (8G, 8192mb, 8192)", EnvVars: env("memory")},
+	return concat(chartFlags(), forwardFlags(), sizeFlags(), []cli.Flag{
 		&cli.StringFlag{Name: "driver", Usage: "minikube driver (default: minikube's choice)", EnvVars: env("driver")},
 		&cli.DurationFlag{Name: "timeout", Value: 15 * time.Minute, Usage: "how long to wait for the install and for every pod to be ready", EnvVars: env("timeout")},
 		&cli.BoolFlag{Name: "detach", Usage: "forward in the background and return; svcgraph down stops the forwarder", EnvVars: env("detach")},
@@ -130,8 +152,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			{
 				Name:  "render",
 				Usage: "print the patched manifests (or only the check report) without touching any cluster",
-				Flags: concat(globalFlags(), chartFlags(), []cli.Flag{
-					&cli.BoolFlag{Name: "check-only", Usage: "print only the render checks, not the manifests"},
+				Flags: concat(globalFlags(), chartFlags(), sizeFlags(), []cli.Flag{
+					&cli.BoolFlag{Name: "check-only", Usage: "print only the render checks and whether the release fits a minikube profile of --cpus and --memory, not the manifests"},
 				}),
 				Action: render,
 			},
@@ -145,6 +167,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 			graphCommand(),
 			doctorCommand(),
+			{
+				Name:   "versions",
+				Usage:  "list the chart versions svcgraph installs, the tested pairs, and what the repositories offer",
+				Flags:  concat(globalFlags(), repoFlags()),
+				Action: versions,
+			},
 			{
 				Name:  "version",
 				Usage: "print svcgraph's version",
@@ -197,6 +225,8 @@ func config(c *cli.Context) (steps.Config, error) {
 		NoForward:    c.Bool("no-forward"),
 		NoVerify:     c.Bool("no-verify"),
 		GraphTimeout: c.Duration("graph-timeout"),
+		Preset:       c.String("preset"),
+		CheckOnly:    c.Bool("check-only"),
 		StopCluster:  c.Bool("stop"),
 		PurgeCluster: c.Bool("purge"),
 		Helm:         helmcli.New(),
@@ -204,7 +234,17 @@ func config(c *cli.Context) (steps.Config, error) {
 	if cfg.Output = c.String("output"); cfg.Output != "text" && cfg.Output != "json" {
 		return cfg, reason.New(reason.Usage, "Use --output text or --output json.", "unknown --output %q", cfg.Output)
 	}
-	if m := c.String("memory"); m != "" {
+	memory := c.String("memory")
+	// The lite preset fits a smaller profile: it is the default size unless one is given.
+	if cfg.Preset == chartmod.PresetLite {
+		if !c.IsSet("cpus") {
+			cfg.CPUs = liteCPUs
+		}
+		if !c.IsSet("memory") {
+			memory = liteMemory
+		}
+	}
+	if m := memory; m != "" {
 		mb, err := minikube.ParseMemory(m)
 		if err != nil {
 			return cfg, reason.Wrap(reason.Usage, err, "Use a size such as --memory 8G or --memory 8192mb.", "bad --memory")
@@ -320,6 +360,22 @@ func status(c *cli.Context) error {
 	return nil
 }
 
+func versions(c *cli.Context) error {
+	cfg, err := config(c)
+	if err != nil {
+		return err
+	}
+	rep, err := steps.Versions(c.Context, newSession(cfg))
+	if err != nil {
+		return err
+	}
+	if cfg.Output == "json" {
+		return json.NewEncoder(c.App.Writer).Encode(rep)
+	}
+	rep.WriteText(c.App.Writer)
+	return nil
+}
+
 // render prints manifests on stdout; progress goes to stderr so the output can be piped.
 func render(c *cli.Context) error {
 	r := runner(c)
@@ -338,6 +394,7 @@ func render(c *cli.Context) error {
 	}
 	if c.Bool("check-only") {
 		fmt.Fprint(c.App.Writer, s.Checks.String())
+		fmt.Fprintf(c.App.Writer, "✓ budget: %s\n", s.Budget)
 		return nil
 	}
 	fmt.Fprint(c.App.Writer, s.Rendered.Manifest)

@@ -51,6 +51,8 @@ func TestBadInputIsAUsageError(t *testing.T) {
 		{"up", "--cpus", "1"},
 		{"up", "--memory", "lots"},
 		{"up", "--output", "yaml"},
+		{"up", "--preset", "tiny"},
+		{"render", "--preset", "tiny"},
 		{"up", "--port", "70000"},
 		{"forward", "--port", "0"},
 		{"status", "--profile", ""},
@@ -77,7 +79,7 @@ func TestUpHelpListsTheFlags(t *testing.T) {
 	for _, f := range []string{"--kubeconfig", "--profile", "--namespace", "--release", "--verbose", "--output",
 		"--cpus", "--memory", "--driver", "--port", "--address", "--demo-version", "--tempo-version",
 		"--demo-repo", "--tempo-repo", "--values", "--set", "--timeout", "--detach", "--no-forward",
-		"--no-verify", "--graph-timeout"} {
+		"--no-verify", "--graph-timeout", "--preset"} {
 		if !strings.Contains(out, f) {
 			t.Errorf("up --help lacks %s", f)
 		}

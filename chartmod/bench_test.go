@@ -37,7 +37,7 @@ func BenchmarkPrepareRender(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				p, err := Patch(pulled, o)
+				p, err := Patch(ctx, pulled, o)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -53,5 +53,22 @@ func BenchmarkPrepareRender(b *testing.B) {
 	}
 	if n := len(srv.Requests()) - warm; n != 0 {
 		b.Fatalf("cached runs made %d requests", n)
+	}
+}
+
+// BenchmarkDemandOf measures the chart side of `up`'s budget check on the default pair: reading
+// every workload's pod template from the rendered objects and adding up requests and limits as
+// the scheduler does. Figures are in BENCHMARKS.md (issue 14).
+func BenchmarkDemandOf(b *testing.B) {
+	o, _ := fixtureOptions(b, "0.30.2", "1.9.4", "my-otel-demo")
+	_, r := prepare(b, o)
+	for b.Loop() {
+		d, err := DemandOf(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(d.Workloads) == 0 {
+			b.Fatal("no workloads")
+		}
 	}
 }

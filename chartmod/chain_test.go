@@ -26,7 +26,7 @@ func TestChainEveryPairAndRelease(t *testing.T) {
 		},
 	}
 	qfPort := map[string]int{"1.9.4": 3100, "2.26.2": 3200, "3.3.0": 3200}
-	for _, pair := range Supported() {
+	for _, pair := range TestedPairs() {
 		for _, release := range []string{"my-otel-demo", "demo"} {
 			t.Run(pair.Demo+"_"+pair.Tempo+"_"+release, func(t *testing.T) {
 				o, _ := fixtureOptions(t, pair.Demo, pair.Tempo, release)
@@ -49,8 +49,8 @@ func TestChainEveryPairAndRelease(t *testing.T) {
 						t.Errorf("ConfigMap %s not rendered", name)
 					}
 				}
-				if len(rep.Results) != 8 {
-					t.Errorf("report has %d results, want the 8 checks of PATCHES.md §6", len(rep.Results))
+				if len(rep.Results) != 10 {
+					t.Errorf("report has %d results, want the 8 checks of PATCHES.md §6 and the 2 path checks", len(rep.Results))
 				}
 				checkPatchedChartFile(t, p, pair.Tempo, o.TempoRepoURL)
 				if strings.HasPrefix(pair.Tempo, "3.") {
@@ -104,11 +104,11 @@ func TestPatchIsPureAndHashed(t *testing.T) {
 	}
 	origValues := slices.Clone(rawFile(pulled.Demo, chartutil.ValuesfileName).Data)
 	origDeps := len(pulled.Demo.Metadata.Dependencies)
-	a, err := Patch(pulled, o)
+	a, err := Patch(ctx, pulled, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Patch(pulled, o)
+	b, err := Patch(ctx, pulled, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestPatchIsPureAndHashed(t *testing.T) {
 	}
 	off := o
 	off.SetValues = []string{"tempo-distributed.enabled=false"}
-	pOff, err := Patch(pulled, off)
+	pOff, err := Patch(ctx, pulled, off)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestPatchIsPureAndHashed(t *testing.T) {
 	}
 	other := o
 	other.Release = "demo"
-	c, err := Patch(pulled, other)
+	c, err := Patch(ctx, pulled, other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,13 +255,16 @@ func TestChecksCatchBreakingUserValues(t *testing.T) {
 			var names []string
 			for _, f := range failed {
 				names = append(names, f.Check)
-				if !strings.Contains(f.Detail, tc.mention) {
+				if f.Check == tc.failing && !strings.Contains(f.Detail, tc.mention) {
 					t.Errorf("%s failed without mentioning %q: %s", f.Check, tc.mention, f.Detail)
 				}
 			}
 			want := []string{tc.failing}
-			if tc.failing == "tempo config" && tc.mention == "Error" {
-				want = []string{"tempo distributor", "tempo config"}
+			switch {
+			case tc.failing == "tempo config" && tc.mention == "Error":
+				want = []string{"tempo distributor", "tempo config", "trace path"} // no config, no path
+			case tc.failing == "grafana tempo datasource":
+				want = []string{tc.failing, "query path"} // no datasource, no path to Tempo
 			}
 			if !slices.Equal(names, want) {
 				t.Fatalf("want %v to fail, got:\n%s", want, rep)

@@ -62,10 +62,12 @@ func (r Report) Err() error {
 	return reason.New(reason.ChartCheck, "", "%d render check(s) failed: %s", len(failed), strings.Join(parts, "; "))
 }
 
-// Check runs the render checks of PATCHES.md §6 on the parsed objects.
+// Check runs the render checks of PATCHES.md §6 on the parsed objects, then the path checks
+// (paths.go) that follow the spans from the apps to the service graph.
 func Check(r *Rendered) Report {
 	checks := []func(*Rendered) Result{checkDistributor, checkQueryFrontend, checkCollector,
-		checkPrometheus, checkGrafana, checkTempoConfig, checkFrontendProxy, checkCondition}
+		checkPrometheus, checkGrafana, checkTempoConfig, checkFrontendProxy, checkCondition,
+		checkTracePath, checkQueryPath}
 	if r.offline {
 		checks = append(checks, checkPullPolicy)
 	}
@@ -253,24 +255,9 @@ func checkGrafana(r *Rendered) Result {
 	const check = "grafana tempo datasource"
 	n := r.Names
 	obj := "ConfigMap/" + n.GrafanaDatasourceConfigMap
-	cm := r.Find("ConfigMap", n.GrafanaDatasourceConfigMap)
-	if cm == nil {
-		return fail(check, obj, "no such ConfigMap was rendered")
-	}
-	data, _ := get(cm.Fields, "data").(map[string]any)
-	var sources []map[string]any
-	for _, key := range sortedKeys(data) {
-		if !strings.HasSuffix(key, ".yaml") && !strings.HasSuffix(key, ".yml") {
-			continue
-		}
-		text, _ := data[key].(string)
-		var file struct {
-			Datasources []map[string]any `json:"datasources"`
-		}
-		if err := yaml.Unmarshal([]byte(text), &file); err != nil {
-			return fail(check, obj, "key %s does not parse: %v", key, err)
-		}
-		sources = append(sources, file.Datasources...)
+	sources, err := grafanaDatasources(r)
+	if err != nil {
+		return fail(check, obj, "%v", err)
 	}
 	promUID := ""
 	var tempo map[string]any
@@ -297,7 +284,32 @@ func checkGrafana(r *Rendered) Result {
 	return pass(check, obj, "url %s, service map from %s", raw, promUID)
 }
 
-// checkTempoConfig is check 6.
+// grafanaDatasources are the datasources every provisioning file of the ConfigMap defines.
+func grafanaDatasources(r *Rendered) ([]map[string]any, error) {
+	cm := r.Find("ConfigMap", r.Names.GrafanaDatasourceConfigMap)
+	if cm == nil {
+		return nil, fmt.Errorf("no such ConfigMap was rendered")
+	}
+	data, _ := get(cm.Fields, "data").(map[string]any)
+	var sources []map[string]any
+	for _, key := range sortedKeys(data) {
+		if !strings.HasSuffix(key, ".yaml") && !strings.HasSuffix(key, ".yml") {
+			continue
+		}
+		text, _ := data[key].(string)
+		var file struct {
+			Datasources []map[string]any `json:"datasources"`
+		}
+		if err := yaml.Unmarshal([]byte(text), &file); err != nil {
+			return nil, fmt.Errorf("key %s does not parse: %v", key, err)
+		}
+		sources = append(sources, file.Datasources...)
+	}
+	return sources, nil
+}
+
+// checkTempoConfig is check 6. The remote write must reach the Prometheus Service on the port it
+// really has (a moved Service port is caught here too, and by the doctor on a live release).
 func checkTempoConfig(r *Rendered) Result {
 	const check = "tempo config"
 	n := r.Names
@@ -310,13 +322,25 @@ func checkTempoConfig(r *Rendered) Result {
 	if len(writes) == 0 {
 		return fail(check, obj, "metrics_generator.storage.remote_write is empty")
 	}
+	ports := []int{n.PrometheusPort}
+	if svc := r.Find("Service", n.PrometheusService); svc != nil {
+		ports = nil
+		for _, p := range servicePorts(svc) {
+			ports = append(ports, p.Port)
+		}
+	}
 	want := net.JoinHostPort(n.PrometheusService, strconv.Itoa(n.PrometheusPort))
 	for _, w := range writes {
 		raw, _ := get(w, "url").(string)
 		u, err := url.Parse(raw)
-		if err != nil || u.Host != want || u.Path != "/api/v1/write" {
-			return fail(check, obj, "remote_write url %q, want http://%s/api/v1/write", raw, want)
+		if err != nil {
+			u = &url.URL{}
 		}
+		port, _ := strconv.Atoi(u.Port())
+		if u.Hostname() != n.PrometheusService || !slices.Contains(ports, port) || u.Path != "/api/v1/write" {
+			return fail(check, obj, "remote_write url %q, want http://%s:<port>/api/v1/write on a port of Service %s %v", raw, n.PrometheusService, n.PrometheusService, ports)
+		}
+		want = u.Host
 	}
 	procs := processors(get(cfg, "overrides"))
 	if !slices.Contains(procs, "service-graphs") {

@@ -30,7 +30,7 @@ func prepare(t testing.TB, o Options) (*Patched, *Rendered) {
 	if err != nil {
 		t.Fatalf("Pull: %v", err)
 	}
-	p, err := Patch(pulled, o)
+	p, err := Patch(ctx, pulled, o)
 	if err != nil {
 		t.Fatalf("Patch: %v", err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/repo"
 
 	"github.com/svcgraph/svcgraph/internal/chartrepo"
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -64,6 +63,30 @@ func TestPullCachedNeedsNoNetwork(t *testing.T) {
 	if got := srv.Requests()[before:]; len(got) != 2 || !strings.HasSuffix(got[1], "opentelemetry-demo-0.41.0.tgz") {
 		t.Errorf("pull after damage requested %v, want the demo index and package again", got)
 	}
+
+	// Garbage whose .sha256 matches it (the digest holds, the package does not load) is pulled
+	// again too, instead of failing every later run with CHART_UNSUPPORTED_LAYOUT.
+	garbage := []byte("not a chart either")
+	if err := os.WriteFile(first.DemoFile, garbage, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(first.DemoFile+".sha256", []byte(sha256hex(garbage)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before = len(srv.Requests())
+	third, err := Pull(ctx, o)
+	if err != nil {
+		t.Fatalf("pull over a garbage package with a matching digest: %v", err)
+	}
+	if got := srv.Requests()[before:]; len(got) != 2 || !strings.HasSuffix(got[1], "opentelemetry-demo-0.41.0.tgz") {
+		t.Errorf("pull over garbage requested %v, want the demo index and package again", got)
+	}
+	if third.DemoDigest != first.DemoDigest {
+		t.Errorf("digest after the re-pull %s, want %s", third.DemoDigest, first.DemoDigest)
+	}
+	if data, digest, ok := cached(first.DemoFile, first.DemoFile+".sha256"); !ok || digest != first.DemoDigest || len(data) == len(garbage) {
+		t.Error("the re-pulled package did not replace the garbage in the cache")
+	}
 }
 
 func TestPullTamperedPackage(t *testing.T) {
@@ -97,17 +120,30 @@ func TestUnreachableRepository(t *testing.T) {
 	wantKind(t, err, reason.ChartRepo, url)
 }
 
+// Versions outside the covered ranges, malformed ones and pre-releases are refused before any
+// request, naming the ranges (or what a version looks like).
 func TestUnknownVersionRefusedBeforeAnyRequest(t *testing.T) {
-	for _, tc := range []struct{ demo, tempo, mention string }{
-		{"0.31.0", "", "0.30.2, 0.41.0"},
-		{"", "1.61.3", "1.9.4, 2.26.2, 3.3.0"},
+	for _, tc := range []struct {
+		demo, tempo string
+		kind        reason.Kind
+		mention     []string
+	}{
+		{"0.29.9", "", reason.ChartVersion, []string{"0.30.0 to 0.41.0", "latest", "0.30.2/1.9.4"}},
+		{"0.41.1", "", reason.ChartVersion, []string{"0.30.0 to 0.41.0"}},
+		{"", "1.9.3", reason.ChartVersion, []string{"1.9.4 to 3.3.0"}},
+		{"", "3.4.0", reason.ChartVersion, []string{"1.9.4 to 3.3.0"}},
+		{"0.41", "", reason.Usage, []string{`"0.41" is not a version`, "0.41.0"}},
+		{"v0.41.0", "", reason.Usage, []string{"is not a version"}},
+		{"", "3.3.0-rc.1", reason.Usage, []string{"pre-release", "1.9.4 to 3.3.0"}},
+		{"", "lastest", reason.Usage, []string{"is not a version", "latest"}},
 	} {
 		o, srv := fixtureOptions(t, tc.demo, tc.tempo, "demo")
-		wantKind(t, o.Validate(), reason.ChartVersion, tc.mention)
+		wantKind(t, o.ValidateCharts(), tc.kind, tc.mention...)
+		wantKind(t, o.Validate(), tc.kind, tc.mention...)
 		_, err := Pull(context.Background(), o)
-		wantKind(t, err, reason.ChartVersion, tc.mention)
+		wantKind(t, err, tc.kind, tc.mention...)
 		if got := srv.Requests(); len(got) != 0 {
-			t.Errorf("unsupported version still requested %v", got)
+			t.Errorf("%s/%s still requested %v", tc.demo, tc.tempo, got)
 		}
 	}
 }
@@ -133,54 +169,6 @@ func TestValidateReleaseNames(t *testing.T) {
 		if tc.release == "my-prometheus" && !tc.ok {
 			wantKind(t, err, reason.Usage, "prometheus", "0.35.0")
 		}
-	}
-}
-
-func TestAddRepos(t *testing.T) {
-	o, srv := fixtureOptions(t, "", "", "demo")
-	ctx := context.Background()
-	// The user's own repositories must survive.
-	f := repo.NewFile()
-	f.Update(&repo.Entry{Name: "bitnami", URL: "https://charts.bitnami.com/bitnami"})
-	if err := os.MkdirAll(strings.TrimSuffix(o.Helm.RepositoryConfig, "/repositories.yaml"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.WriteFile(o.Helm.RepositoryConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := AddRepos(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	f, err := repo.LoadFile(o.Helm.RepositoryConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, url := range map[string]string{"bitnami": "https://charts.bitnami.com/bitnami", DemoRepoName: o.DemoRepoURL, TempoRepoName: o.TempoRepoURL} {
-		if e := f.Get(name); e == nil || e.URL != url {
-			t.Errorf("repository %s = %+v, want URL %s", name, e, url)
-		}
-	}
-	if _, err := os.Stat(o.Helm.RepositoryCache + "/" + DemoRepoName + "-index.yaml"); err != nil {
-		t.Errorf("index not cached as helm repo add would: %v", err)
-	}
-
-	// Identical entries: a no-op, no network, file untouched.
-	stat1, _ := os.Stat(o.Helm.RepositoryConfig)
-	before := len(srv.Requests())
-	if err := AddRepos(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	stat2, _ := os.Stat(o.Helm.RepositoryConfig)
-	if len(srv.Requests()) != before || !stat1.ModTime().Equal(stat2.ModTime()) {
-		t.Error("adding identical repositories again was not a no-op")
-	}
-
-	// Same name, other URL: a clear error, and the user's entry stays.
-	other := o
-	other.DemoRepoURL = srv.URL + "/grafana"
-	wantKind(t, AddRepos(ctx, other), reason.ChartRepo, DemoRepoName, "helm repo remove")
-	if f, _ := repo.LoadFile(o.Helm.RepositoryConfig); f.Get(DemoRepoName).URL != o.DemoRepoURL {
-		t.Error("conflicting AddRepos changed the existing entry")
 	}
 }
 
@@ -241,7 +229,7 @@ func TestUnexpectedLayout(t *testing.T) {
 			if tc.tempo != nil {
 				p.Tempo = withValues(pulled.Tempo, tc.tempo)
 			}
-			_, err := Patch(&p, o)
+			_, err := Patch(context.Background(), &p, o)
 			wantKind(t, err, reason.ChartLayout, tc.mention)
 		})
 	}
@@ -260,6 +248,6 @@ func TestUnexpectedLayoutDatasourceFiles(t *testing.T) {
 	p.Demo.Files = slices.DeleteFunc(p.Demo.Files, func(f *chart.File) bool {
 		return strings.HasPrefix(f.Name, grafanaDatasourceDir+"default")
 	})
-	_, err = Patch(&p, o)
+	_, err = Patch(context.Background(), &p, o)
 	wantKind(t, err, reason.ChartLayout, grafanaDatasourceDir, prometheusDSUID)
 }

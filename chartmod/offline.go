@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -157,24 +156,7 @@ func packageFile(cacheDir, repoURL, name, version string) string {
 	return filepath.Join(repoCacheDir(cacheDir, repoURL), fmt.Sprintf("%s-%s.tgz", name, version))
 }
 
-func repoCacheDir(cacheDir, repoURL string) string {
-	sum := sha256.Sum256([]byte(strings.TrimSuffix(repoURL, "/")))
-	return filepath.Join(cacheDir, "charts", hex.EncodeToString(sum[:8]))
-}
-
-// keepPackage stores a verified package and then its digest: a digest file never vouches for a
-// partial package.
-func keepPackage(dir, file, digestFile string, data []byte, digest string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := writeAtomic(file, data); err != nil {
-		return err
-	}
-	return writeAtomic(digestFile, []byte(digest+"\n"))
-}
-
 func notCached(name, version, repoURL string) error {
 	return reason.New(reason.OfflineNotPrepared, "",
-		"%s %s from %s is not in svcgraph's cache", name, version, repoURL)
+		"%s %s from %s is not in svcgraph's cache", name, version, RedactURL(repoURL))
 }

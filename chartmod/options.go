@@ -6,10 +6,8 @@ package chartmod
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
 
@@ -29,12 +27,15 @@ type Options struct {
 	ValuesFiles               []string         // -f, applied on top of the patch, later wins
 	SetValues                 []string         // --set k=v, helm strvals semantics, applied after files
 	CacheDir                  string           // svcgraph's cache directory; pulled packages live here
-	Helm                      *cli.EnvSettings // required: repositories.yaml, repository cache, getters
+	Helm                      *cli.EnvSettings // required: repositories.yaml and Helm's repository cache
 	KubeVersion               string           // for the client-only render; "" = DefaultKubeVersion
 	// Offline: charts only from the cache, and a release that never pulls an image the node has
 	// (every pull policy IfNotPresent, see offline.go).
 	Offline  bool
-	Progress func(msg string)
+	Preset   string           // PresetFull or PresetLite, laid under the user's values; "" = full
+	Progress func(msg string) // the running step's live detail
+	Detail   func(msg string) // a line shown with -v (which repository entry is used)
+	Warn     func(msg string) // a line always shown (a cache that cannot be written)
 }
 
 func (o Options) withDefaults() Options {
@@ -56,16 +57,48 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-func (o Options) progress(format string, args ...any) {
-	if o.Progress != nil {
-		o.Progress(fmt.Sprintf(format, args...))
+func (o Options) progress(format string, args ...any) { say(o.Progress, format, args...) }
+func (o Options) detail(format string, args ...any)   { say(o.Detail, format, args...) }
+func (o Options) warn(format string, args ...any)     { say(o.Warn, format, args...) }
+
+func say(to func(string), format string, args ...any) {
+	if to != nil {
+		to(fmt.Sprintf(format, args...))
 	}
 }
 
-// Validate checks release name and versions without touching the network, so a typo fails before
-// any download.
+// ValidateCharts checks the chart versions and repository URLs without the network, so a typo
+// fails before anything is changed. "latest" passes here; Pull pins it.
+func (o Options) ValidateCharts() error {
+	o = o.withDefaults()
+	if err := CheckPreset(o.Preset); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		chart, version string
+		covered        Range
+	}{{DemoChart, o.DemoVersion, demoCovered}, {TempoChart, o.TempoVersion, tempoCovered}} {
+		if c.version == Latest {
+			continue
+		}
+		if _, err := parseVersion(c.chart, c.version, c.covered); err != nil {
+			return err
+		}
+	}
+	if err := checkRepoURL("--demo-repo", o.DemoRepoURL); err != nil {
+		return err
+	}
+	return checkRepoURL("--tempo-repo", o.TempoRepoURL)
+}
+
+// Validate checks release name, versions and repositories without touching the network, so a
+// typo fails before any download. With a version pinned (not "latest") it also checks what
+// depends on it.
 func (o Options) Validate() error {
 	o = o.withDefaults()
+	if err := o.ValidateCharts(); err != nil {
+		return err
+	}
 	if err := chartutil.ValidateReleaseName(o.Release); err != nil {
 		return reason.Wrap(reason.Usage, err,
 			"Pick a release name of lowercase letters, digits and '-', at most 53 characters.",
@@ -76,6 +109,12 @@ func (o Options) Validate() error {
 	}
 	if o.CacheDir == "" || o.Helm == nil {
 		return reason.New(reason.Internal, "", "chartmod: no cache directory or Helm settings given")
+	}
+	if _, err := chartutil.ParseKubeVersion(o.KubeVersion); err != nil {
+		return reason.Wrap(reason.Usage, err, "Pass a Kubernetes version like v1.34.0.", "invalid Kubernetes version %q", o.KubeVersion)
+	}
+	if o.DemoVersion == Latest || o.TempoVersion == Latest {
+		return nil // the rest is checked again once Pull has pinned the versions
 	}
 	s, err := resolve(o)
 	if err != nil {
@@ -88,9 +127,6 @@ func (o Options) Validate() error {
 				"and the demo's own references to %s-prometheus-server break", o.Release, DemoChart, o.DemoVersion,
 			o.Release, o.Release)
 	}
-	if _, err := chartutil.ParseKubeVersion(o.KubeVersion); err != nil {
-		return reason.Wrap(reason.Usage, err, "Pass a Kubernetes version like v1.34.0.", "invalid Kubernetes version %q", o.KubeVersion)
-	}
 	return nil
 }
 
@@ -101,18 +137,4 @@ func (o Options) Names() (Names, error) {
 		return Names{}, err
 	}
 	return s.Names, nil
-}
-
-func supportedVersion(chartName, v string, supported []string) (*semver.Version, error) {
-	if !slices.Contains(supported, v) {
-		var pairs []string
-		for _, p := range Supported() {
-			pairs = append(pairs, p.Demo+"/"+p.Tempo)
-		}
-		return nil, reason.New(reason.ChartVersion,
-			fmt.Sprintf("Use one of the supported %s versions: %s (supported demo/tempo pairs: %s).",
-				chartName, strings.Join(supported, ", "), strings.Join(pairs, ", ")),
-			"%s version %q is not supported", chartName, v)
-	}
-	return semver.NewVersion(v)
 }

@@ -5,58 +5,73 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/repo"
 
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
-// downloadTimeout bounds each HTTP request; the demo package is well under 1 MB.
-const downloadTimeout = 2 * time.Minute
-
 // Pulled holds the two chart packages, loaded, exactly as the repositories published them.
 type Pulled struct {
 	Demo, Tempo *chart.Chart
-	// Where the packages live in the cache, and their sha256 digests as the index lists them.
+	// The versions pulled: as asked, or what "latest" picked.
+	Pair Pair
+	// Where the packages live in the cache ("" when the cache could not be written), and their
+	// sha256 digests as the index lists them.
 	DemoFile, TempoFile     string
 	DemoDigest, TempoDigest string
 }
 
 // Pull fetches the exact demo and tempo versions into o.CacheDir and checks each package's sha256
 // against the digest in its repository index (helm itself does not). A cached package whose
-// digest still checks out is used without any network access.
+// digest still checks out is used without any network access. "latest" is pinned to the newest
+// covered version the repository's index lists.
 func Pull(ctx context.Context, o Options) (*Pulled, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	o = o.withDefaults()
-	p := &Pulled{}
+	f := newFetcher(o)
+	defer f.close()
 	var err error
-	if p.Demo, p.DemoFile, p.DemoDigest, err = pullOne(ctx, o, o.DemoRepoURL, DemoChart, o.DemoVersion); err != nil {
+	if o.DemoVersion, err = f.pin(ctx, o, o.DemoRepoURL, DemoChart, o.DemoVersion, demoCovered); err != nil {
 		return nil, err
 	}
-	if p.Tempo, p.TempoFile, p.TempoDigest, err = pullOne(ctx, o, o.TempoRepoURL, TempoChart, o.TempoVersion); err != nil {
+	if o.TempoVersion, err = f.pin(ctx, o, o.TempoRepoURL, TempoChart, o.TempoVersion, tempoCovered); err != nil {
+		return nil, err
+	}
+	if err := o.Validate(); err != nil { // what depends on the pinned versions
+		return nil, err
+	}
+	p := &Pulled{Pair: Pair{o.DemoVersion, o.TempoVersion}}
+	if p.Demo, p.DemoFile, p.DemoDigest, err = pullOne(ctx, o, f, o.DemoRepoURL, DemoChart, o.DemoVersion); err != nil {
+		return nil, err
+	}
+	if p.Tempo, p.TempoFile, p.TempoDigest, err = pullOne(ctx, o, f, o.TempoRepoURL, TempoChart, o.TempoVersion); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func pullOne(ctx context.Context, o Options, repoURL, name, version string) (*chart.Chart, string, string, error) {
+func pullOne(ctx context.Context, o Options, f *fetcher, repoURL, name, version string) (*chart.Chart, string, string, error) {
 	file := packageFile(o.CacheDir, repoURL, name, version)
 	dir, digestFile := filepath.Dir(file), file+".sha256"
 
 	if data, digest, ok := cached(file, digestFile); ok {
-		o.progress("using cached %s %s", name, version)
 		c, err := loadPackage(data, file, name, version)
-		return c, file, digest, err
+		if err == nil {
+			o.progress("using cached %s %s", name, version)
+			return c, file, digest, nil
+		}
+		// Its digest holds but it does not load (written by something else, or a bad package
+		// the repository has since replaced): pulled again rather than failing every run.
+		o.detail("cached %s %s is unusable (%v); pulling it again", name, version, err)
+		_ = os.Remove(digestFile)
 	}
 	if o.Offline {
 		return nil, "", "", notCached(name, version, repoURL)
@@ -65,55 +80,55 @@ func pullOne(ctx context.Context, o Options, repoURL, name, version string) (*ch
 		return nil, "", "", err
 	}
 	o.progress("pulling %s %s", name, version)
-	providers := getter.All(o.Helm)
-	indexData, err := fetch(providers, repoURL, strings.TrimSuffix(repoURL, "/")+"/index.yaml")
+	idx, err := f.index(ctx, o, repoURL)
 	if err != nil {
-		return nil, "", "", reason.Wrap(reason.ChartRepo, err, "", "cannot download the index of chart repository %s", repoURL)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", "", reason.Wrap(reason.Internal, err, "", "cannot create cache directory")
-	}
-	indexFile := filepath.Join(dir, "index.yaml")
-	if err := writeAtomic(indexFile, indexData); err != nil {
-		return nil, "", "", reason.Wrap(reason.Internal, err, "", "cannot write %s", indexFile)
-	}
-	idx, err := repo.LoadIndexFile(indexFile)
-	if err != nil {
-		return nil, "", "", reason.Wrap(reason.ChartRepo, err, "", "chart repository %s has an invalid index", repoURL)
+		return nil, "", "", err
 	}
 	cv, err := idx.Get(name, version)
 	if err != nil || len(cv.URLs) == 0 {
 		return nil, "", "", reason.New(reason.ChartVersion,
-			"Check that the repository URL points at a repository that publishes this chart.",
-			"chart repository %s does not list %s %s", repoURL, name, version)
+			"Check that the repository URL points at a repository that publishes this chart; `svcgraph versions` lists what it offers.",
+			"chart repository %s does not list %s %s", RedactURL(repoURL), name, version)
 	}
 	if cv.Digest == "" {
-		return nil, "", "", reason.New(reason.ChartDigest, "", "chart repository %s lists no digest for %s %s, so the package cannot be verified", repoURL, name, version)
+		return nil, "", "", reason.New(reason.ChartDigest, "", "chart repository %s lists no digest for %s %s, so the package cannot be verified", RedactURL(repoURL), name, version)
 	}
 	pkgURL, err := repo.ResolveReferenceURL(repoURL, cv.URLs[0])
 	if err != nil {
-		return nil, "", "", reason.Wrap(reason.ChartRepo, err, "", "chart repository %s has an invalid URL for %s %s", repoURL, name, version)
+		return nil, "", "", reason.Wrap(reason.ChartRepo, err, "", "chart repository %s has an invalid URL for %s %s", RedactURL(repoURL), name, version)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, "", "", err
-	}
-	data, err := fetch(providers, repoURL, pkgURL)
+	data, err := f.get(ctx, repoURL, pkgURL, maxPackageBytes)
 	if err != nil {
-		return nil, "", "", reason.Wrap(reason.ChartRepo, err, "", "cannot download %s %s from %s", name, version, pkgURL)
+		return nil, "", "", repoError(ctx, err, "", "cannot download %s %s from %s", name, version, RedactURL(pkgURL))
 	}
 	got := sha256hex(data)
 	if !strings.EqualFold(got, cv.Digest) {
 		return nil, "", "", reason.New(reason.ChartDigest, "",
-			"%s %s from %s has sha256 %s, but the repository index says %s", name, version, pkgURL, got, cv.Digest)
+			"%s %s from %s has sha256 %s, but the repository index says %s", name, version, RedactURL(pkgURL), got, cv.Digest)
 	}
-	c, err := loadPackage(data, pkgURL, name, version)
+	c, err := loadPackage(data, RedactURL(pkgURL), name, version)
 	if err != nil {
 		return nil, "", "", err
 	}
 	if err := keepPackage(dir, file, digestFile, data, got); err != nil {
-		return nil, "", "", reason.Wrap(reason.Internal, err, "", "cannot write %s", file)
+		// The package is in memory and verified: this run goes on, later ones download again.
+		o.warn("cannot keep %s %s in the chart cache %s (%v); svcgraph works without it, but downloads the charts on every run",
+			name, version, o.CacheDir, err)
+		return c, "", got, nil
 	}
 	return c, file, got, nil
+}
+
+// keepPackage stores a verified package and then its digest: a digest file never vouches for a
+// partial package.
+func keepPackage(dir, file, digestFile string, data []byte, digest string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := writeAtomic(file, data); err != nil {
+		return err
+	}
+	return writeAtomic(digestFile, []byte(digest+"\n"))
 }
 
 // cached returns a cached package if it matches the digest recorded when it was downloaded.
@@ -133,22 +148,6 @@ func cached(file, digestFile string) ([]byte, string, bool) {
 	return data, digest, true
 }
 
-func fetch(providers getter.Providers, repoURL, target string) ([]byte, error) {
-	u, err := url.Parse(target)
-	if err != nil {
-		return nil, err
-	}
-	g, err := providers.ByScheme(u.Scheme)
-	if err != nil {
-		return nil, err
-	}
-	buf, err := g.Get(target, getter.WithURL(repoURL), getter.WithTimeout(downloadTimeout))
-	if err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
 func loadPackage(data []byte, source, name, version string) (*chart.Chart, error) {
 	c, err := loader.LoadArchive(bytes.NewReader(data))
 	if err != nil {
@@ -163,20 +162,4 @@ func loadPackage(data []byte, source, name, version string) (*chart.Chart, error
 func sha256hex(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -33,21 +33,22 @@ func renderKey(p *Patched, o Options, kube *chartutil.KubeVersion) string {
 		return ""
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "render v1\x00%s\x00%s\x00%s\x00%s\x00", p.Hash, o.Release, o.Namespace, kube.String())
+	fmt.Fprintf(h, "render v2\x00%s\x00%s\x00%s\x00%s\x00", p.Hash, o.Release, o.Namespace, kube.String())
 	fmt.Fprintf(h, "%s\x00%d\x00%d\x00", exe, fi.Size(), fi.ModTime().UnixNano())
 	return hex.EncodeToString(h.Sum(nil))
 }
 
 func renderCacheDir(cacheDir string) string { return filepath.Join(cacheDir, "rendered") }
 
-// cachedRender returns the manifest kept under key, and marks it as just used.
+// cachedRender returns the manifest kept under key, and marks it as just used. An entry whose
+// integrity check fails (truncated, edited) is a miss.
 func cachedRender(cacheDir, key string) (string, bool) {
 	if key == "" {
 		return "", false
 	}
 	file := filepath.Join(renderCacheDir(cacheDir), key+".yaml")
-	data, err := os.ReadFile(file)
-	if err != nil {
+	data, ok := readChecked(file)
+	if !ok {
 		return "", false
 	}
 	now := time.Now()
@@ -65,7 +66,7 @@ func keepRender(cacheDir, key, manifest string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return
 	}
-	if err := writeAtomic(filepath.Join(dir, key+".yaml"), []byte(manifest)); err != nil {
+	if err := writeChecked(filepath.Join(dir, key+".yaml"), []byte(manifest)); err != nil {
 		return
 	}
 	entries, err := os.ReadDir(dir)

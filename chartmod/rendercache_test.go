@@ -1,6 +1,7 @@
 package chartmod
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,7 +34,7 @@ func TestRenderCache(t *testing.T) {
 
 	const marker = "svcgraph-test-marker"
 	planted := fresh.Manifest + "\n---\n# Source: test/marker.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + marker + "\n"
-	if err := os.WriteFile(entries[0], []byte(planted), 0o644); err != nil {
+	if err := writeChecked(entries[0], []byte(planted)); err != nil {
 		t.Fatal(err)
 	}
 	hit, err := Render(p, o)
@@ -54,7 +55,7 @@ func TestRenderCache(t *testing.T) {
 		q := p
 		if name == "values" {
 			var err error
-			if q, err = Patch(mustPull(t, other), other); err != nil {
+			if q, err = Patch(t.Context(), mustPull(t, other), other); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -67,20 +68,54 @@ func TestRenderCache(t *testing.T) {
 		}
 	}
 
-	// A cached manifest that does not parse is rendered afresh, not trusted.
-	if err := os.WriteFile(entries[0], []byte("kind: [unclosed\n"), 0o644); err != nil {
+	// Entries that do not hold are rendered afresh and rewritten, not trusted: one truncated to
+	// zero bytes (which would parse as no objects at all and fail every check), one cut short,
+	// one edited, and an intact entry whose manifest does not parse.
+	for name, damage := range map[string]func([]byte) []byte{
+		"truncated to zero bytes": func([]byte) []byte { return nil },
+		"cut short":               func(b []byte) []byte { return b[:len(b)/2] },
+		"edited": func(b []byte) []byte {
+			return bytes.Replace(b, []byte("kind: Deployment"), []byte("kind: Deployed"), 1)
+		},
+		"checked but unparsable": func([]byte) []byte {
+			return mustChecked(t, "kind: [unclosed\n")
+		},
+	} {
+		good, err := os.ReadFile(entries[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(entries[0], damage(good), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Render(p, o)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if r.Manifest != fresh.Manifest {
+			t.Fatalf("%s: the entry was trusted instead of rendering afresh", name)
+		}
+		if err := Check(r).Err(); err != nil {
+			t.Errorf("%s: checks failed: %v", name, err)
+		}
+		if data, ok := readChecked(entries[0]); !ok || string(data) != fresh.Manifest {
+			t.Errorf("%s: the damaged entry was not rewritten", name)
+		}
+	}
+}
+
+// mustChecked is what writeChecked stores for data.
+func mustChecked(t *testing.T, data string) []byte {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "entry")
+	if err := writeChecked(file, []byte(data)); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Render(p, o)
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Manifest != fresh.Manifest {
-		t.Fatal("a broken cache entry was not replaced by a fresh render")
-	}
-	if data, _ := os.ReadFile(entries[0]); !strings.Contains(string(data), "kind: Deployment") {
-		t.Error("the broken cache entry was not rewritten")
-	}
+	return raw
 }
 
 func TestRenderCacheKeepsTheRecentlyUsed(t *testing.T) {

@@ -220,6 +220,8 @@ func TestBench(t *testing.T) {
 	forwardN := benchRounds(t, "BENCH_FORWARD_ROUNDS", 5)
 	readyN := benchRounds(t, "BENCH_READY_ROUNDS", 5)
 	stuckN := benchRounds(t, "BENCH_STUCK_ROUNDS", 5)
+	budgetN := benchRounds(t, "BENCH_BUDGET_ROUNDS", 5)
+	presetN := benchRounds(t, "BENCH_PRESET_ROUNDS", 3)
 
 	w := newWorld(t, "bench")
 	t.Cleanup(func() { w.teardown(t) })
@@ -257,7 +259,7 @@ func TestBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patched, err := chartmod.Patch(pulled, opts)
+	patched, err := chartmod.Patch(pctx, pulled, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,6 +303,13 @@ func TestBench(t *testing.T) {
 	rep.rows = append(rep.rows, warmA.row(), warmB.row())
 	rep.ratios = append(rep.ratios, "warm svcgraph / helm+kubectl: "+ratio(warmA, warmB))
 	rep.flush()
+
+	// Issue 14: the budget check's share of a warm up.
+	if budgetN > 0 {
+		w.benchBudget(t, rep, budgetN, up)
+		rep.sampleLoad("after budget")
+		rep.flush()
+	}
 
 	// 6. render with a warm chart cache (its own process, manifests to a file).
 	renderS := &series{name: "svcgraph render (cached charts) > file"}
@@ -367,6 +376,10 @@ func TestBench(t *testing.T) {
 		k := w.timed(t, limit, "kubectl", kubectlWait...)
 		coldB.add(benchRun{took: h.took + k.took})
 		coldHelmOnly.add(h)
+	}
+	// Issue 14: cold up by preset, pods and API objects.
+	if presetN > 0 {
+		w.benchPresets(t, rep, presetN, down)
 	}
 	rep.sampleLoad("after cold")
 	if coldN > 0 {

@@ -65,8 +65,8 @@ func TestUpFailures(t *testing.T) {
 		t.Cleanup(func() { w.teardown(t) })
 		r := w.run(t, 5*time.Minute, w.upArgs("--no-forward", "--demo-version", "0.29.9")...)
 		expect(t, r, reason.ChartVersion.ExitCode)
-		mustContain(t, r, `opentelemetry-demo version "0.29.9" is not supported`,
-			"What to do: Use one of the supported opentelemetry-demo versions: 0.30.2, 0.41.0",
+		mustContain(t, r, "opentelemetry-demo version 0.29.9 is outside the versions svcgraph knows how to patch (0.30.0 to 0.41.0)",
+			"What to do: Pick a version of opentelemetry-demo from 0.30.0 to 0.41.0, or latest",
 			"("+reason.ChartVersion.ID+", exit code 31)")
 		noDownloads(t, w)
 		w.unchanged(t)

@@ -128,6 +128,13 @@ type worldOption func(*worldConfig)
 type worldConfig struct {
 	without map[string]bool // tools left off PATH
 	env     []string
+	nodes   []testcluster.Node // set: a private cluster of these nodes instead of the shared one
+}
+
+// onNodes gives the world a private cluster of its own with these nodes (about 15 s more), whose
+// nodes the minikube double resizes as a new profile's would be.
+func onNodes(nodes ...testcluster.Node) worldOption {
+	return func(c *worldConfig) { c.nodes = nodes }
 }
 
 // without leaves a tool (kubectl, helm, minikube) off PATH.
@@ -148,7 +155,15 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	cl := testcluster.Require(t)
+	var cl *testcluster.Cluster
+	if cfg.nodes != nil {
+		cl = testcluster.Private(t, cfg.nodes...)
+		// A new profile's nodes report what a real minikube node of its driver and size would;
+		// only on a private cluster, since it changes the nodes other tests share otherwise.
+		cfg.env = append(cfg.env, "MINIKUBE_DOUBLE_SIZE_NODES=true")
+	} else {
+		cl = testcluster.Require(t)
+	}
 	charts := chartrepo.Dir(t)
 	svcgraph, minikube := binaries(t)
 

@@ -27,6 +27,10 @@ type Prom struct {
 // so a request still open after this has met a dead connection, not a slow server.
 const DefaultTimeout = 30 * time.Second
 
+// MaxBodyBytes bounds one answer: the service graph's series and /metrics are well under a MB,
+// and whatever answers on the port (not necessarily Prometheus) must not exhaust memory.
+const MaxBodyBytes = 64 << 20
+
 // oneShot opens a new connection for every request. svcgraph reaches Prometheus through a
 // port-forward, where a kept-alive connection can outlive the stream behind it (the pod replaced,
 // the forward closed); a fresh connection per read means a dead one never carries the next request.
@@ -102,7 +106,8 @@ func (p *Prom) get(ctx context.Context, path string, v any) error {
 	return json.Unmarshal(env.Data, v)
 }
 
-// fetch GETs path and returns the body (at most 64 MiB) and status, within the request timeout.
+// fetch GETs path and returns the body (at most MaxBodyBytes) and status, within the request
+// timeout.
 func (p *Prom) fetch(ctx context.Context, path string) ([]byte, int, error) {
 	timeout := p.Timeout
 	if timeout <= 0 {
@@ -125,9 +130,12 @@ func (p *Prom) fetch(ctx context.Context, path string) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
 	if err != nil {
 		return nil, resp.StatusCode, err
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, resp.StatusCode, fmt.Errorf("GET %s: the answer is larger than %d MiB, more than svcgraph reads from Prometheus", path, MaxBodyBytes>>20)
 	}
 	return body, resp.StatusCode, nil
 }

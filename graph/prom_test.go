@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,5 +99,30 @@ func TestPromRequestEndsAtItsTimeout(t *testing.T) {
 		if _, err := p.RemoteWritesReceived(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s: a request never answered gave %v, want the request's deadline", name, err)
 		}
+	}
+}
+
+// An answer without end (something else on the port, or a broken proxy) ends in a clear error
+// once MaxBodyBytes are read, instead of growing until memory runs out.
+func TestPromBoundsWhatItReads(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 1<<20)
+		for i := range chunk {
+			chunk[i] = ' ' // valid JSON whitespace, so only the size can stop the read
+		}
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	p := &graph.Prom{URL: srv.URL}
+	_, err := p.Flags(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "larger than 64 MiB") {
+		t.Fatalf("Flags on an endless answer = %v, want an error naming the 64 MiB bound", err)
+	}
+	if _, err := p.RemoteWritesReceived(context.Background()); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("RemoteWritesReceived on an endless answer = %v, want an error naming the bound", err)
 	}
 }

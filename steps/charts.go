@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/svcgraph/svcgraph/chartmod"
 )
@@ -14,13 +15,13 @@ func (c Config) ChartOptions() chartmod.Options {
 		DemoRepoURL: c.DemoRepo, TempoRepoURL: c.TempoRepo,
 		Release: c.Release, Namespace: c.Namespace,
 		ValuesFiles: c.ValuesFiles, SetValues: c.SetValues,
-		CacheDir: c.CacheDir, Helm: c.Helm, KubeVersion: c.KubeVersion,
+		CacheDir: c.CacheDir, Helm: c.Helm, KubeVersion: c.KubeVersion, Preset: c.Preset,
 	}
 }
 
 func (s *Session) chartOptions() chartmod.Options {
 	o := s.Config.ChartOptions()
-	o.Progress = s.Progress
+	o.Progress, o.Detail, o.Warn = s.Progress, s.Debug, s.Warn
 	return o
 }
 
@@ -47,7 +48,7 @@ func (PrepareCharts) Run(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	patched, err := chartmod.Patch(pulled, o)
+	patched, err := chartmod.Patch(ctx, pulled, o)
 	if err != nil {
 		return err
 	}
@@ -61,6 +62,40 @@ func (PrepareCharts) Run(ctx context.Context, s *Session) error {
 		return err
 	}
 	s.Patched, s.Rendered, s.Checks = patched, rendered, report
-	s.Result(fmt.Sprintf("%s, %d checks passed", patched.Pair, len(report.Results)))
+	res := ChartsResult{Demo: patched.Pair.Demo, Tempo: patched.Pair.Tempo, Tested: patched.Pair.Tested(), Checks: len(report.Results)}
+	if s.Config.DemoVersion == chartmod.Latest {
+		res.Latest = append(res.Latest, chartmod.DemoChart)
+	}
+	if s.Config.TempoVersion == chartmod.Latest {
+		res.Latest = append(res.Latest, chartmod.TempoChart)
+	}
+	s.Result(res.String())
+	s.ResultDetails(res)
 	return nil
+}
+
+// ChartsResult is what PrepareCharts settled on: the versions (and which of them "latest"
+// picked), whether svcgraph's tests cover the pair, and how many render checks passed.
+type ChartsResult struct {
+	Demo   string   `json:"demo_version"`
+	Tempo  string   `json:"tempo_version"`
+	Tested bool     `json:"tested_pair"`
+	Latest []string `json:"latest,omitempty"` // the charts whose version "latest" picked
+	Checks int      `json:"checks_passed"`
+}
+
+// String is the step's summary: "opentelemetry-demo 0.41.0 (latest) + tempo-distributed
+// 2.26.3, untested pair, 10 checks passed".
+func (r ChartsResult) String() string {
+	version := func(chart, v string) string {
+		if slices.Contains(r.Latest, chart) {
+			return v + " (latest)"
+		}
+		return v
+	}
+	s := fmt.Sprintf("%s %s + %s %s", chartmod.DemoChart, version(chartmod.DemoChart, r.Demo), chartmod.TempoChart, version(chartmod.TempoChart, r.Tempo))
+	if !r.Tested {
+		s += ", untested pair"
+	}
+	return fmt.Sprintf("%s, %d checks passed", s, r.Checks)
 }

@@ -36,6 +36,8 @@ type Config struct {
 	StateDir     string // svcgraph's state: forwarder pid files
 	Helm         *cli.EnvSettings
 	KubeVersion  string // Kubernetes version assumed when rendering without a cluster
+	Preset       string // chartmod.PresetFull or PresetLite
+	CheckOnly    bool   // render: only the render checks and the budget against CPUs/MemoryMB
 
 	// install, wait and forward
 	Timeout   time.Duration
@@ -80,10 +82,7 @@ func (c Config) Validate() error {
 	if c.Profile == "" || c.Namespace == "" || c.Release == "" {
 		return reason.New(reason.Usage, "Leave --profile, --namespace and --release at their defaults or give them a name.", "--profile, --namespace and --release must not be empty")
 	}
-	// Chart versions are known without the network: an unsupported one stops here, before
-	// minikube starts or a chart repository is contacted.
-	if _, err := c.ChartOptions().Names(); err != nil {
-		return err
-	}
-	return nil
+	// Chart versions, the preset and repository URLs are checked without the network: a bad one
+	// stops here, before minikube starts or a chart repository is contacted.
+	return c.ChartOptions().ValidateCharts()
 }

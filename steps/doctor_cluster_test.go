@@ -88,7 +88,7 @@ func mapAt(m map[string]any, path ...string) map[string]any {
 // Tempo with a real Prometheus behind the Prometheus pod, and breaks each link on purpose.
 func TestDoctorOnALiveRelease(t *testing.T) {
 	cl := testcluster.Require(t)
-	pairs := chartmod.Supported()
+	pairs := chartmod.TestedPairs()
 	for _, p := range []chartmod.Pair{pairs[0], pairs[len(pairs)-1]} { // the oldest and the newest pair
 		t.Run(p.Demo+"+"+p.Tempo, func(t *testing.T) {
 			doctorOnALiveRelease(t, cl, p)

@@ -29,6 +29,7 @@ func (StartMinikube) Run(ctx context.Context, s *Session) error {
 		if err := mk.Start(ctx, start); err != nil {
 			return err
 		}
+		s.profileSize = &profileSize{CPUs: c.CPUs, MemoryMB: c.MemoryMB}
 		s.Result(fmt.Sprintf("created profile %s (%s)", c.Profile, size))
 		return nil
 	}
@@ -73,6 +74,7 @@ func checkProfileFits(ctx context.Context, s *Session) error {
 	if p == nil {
 		return nil // status knows it but the list does not: let `minikube start` sort it out
 	}
+	s.profileSize = &profileSize{CPUs: p.Config.CPUs, MemoryMB: p.Config.Memory}
 	if c.Driver != "" && p.Config.Driver != "" && p.Config.Driver != c.Driver {
 		return reason.New(reason.MinikubeDriverMis,
 			fmt.Sprintf("Run `svcgraph down --purge --profile %s` to delete it, or pass --driver %s.", c.Profile, p.Config.Driver),

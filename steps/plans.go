@@ -2,7 +2,7 @@ package steps
 
 // UpPlan is `svcgraph up`, in order.
 func UpPlan(c Config) Plan {
-	p := Plan{Preflight{}, StartMinikube{}, AddRepos{}, PrepareCharts{}, Install{}, WaitPods{}}
+	p := Plan{Preflight{}, StartMinikube{}, AddRepos{}, PrepareCharts{}, CheckBudget{}, Install{}, WaitPods{}}
 	if !c.NoForward {
 		p = append(p, Forward{})
 	}
@@ -24,5 +24,12 @@ func DownPlan(c Config) Plan {
 	return p
 }
 
-// RenderPlan is `svcgraph render`: charts only, no cluster.
-func RenderPlan(Config) Plan { return Plan{AddRepos{}, PrepareCharts{}} }
+// RenderPlan is `svcgraph render`: charts only, no cluster. --check-only adds the budget
+// against a fresh minikube profile of the configured size.
+func RenderPlan(c Config) Plan {
+	p := Plan{AddRepos{}, PrepareCharts{}}
+	if c.CheckOnly {
+		p = append(p, CheckBudget{Offline: true})
+	}
+	return p
+}

@@ -53,6 +53,8 @@ type Event struct {
 	ErrorID   string `json:"error_id,omitempty"`
 	ExitCode  *int   `json:"exit_code,omitempty"`
 	Advice    string `json:"advice,omitempty"`
+	// Details is a step's result for machines (step_finished), e.g. the chart versions used.
+	Details any `json:"details,omitempty"`
 }
 
 func (r *Runner) now() time.Time {
@@ -71,7 +73,7 @@ func (r *Runner) Run(ctx context.Context, plan Plan, s *Session) error {
 			r.fail(st, 0, err)
 			return err
 		}
-		s.result = ""
+		s.result, s.details = "", nil
 		start := r.now()
 		r.begin(st)
 		err := st.Run(ctx, s)
@@ -80,7 +82,7 @@ func (r *Runner) Run(ctx context.Context, plan Plan, s *Session) error {
 			r.fail(st, elapsed, err)
 			return err
 		}
-		r.finish(st, elapsed, s.result)
+		r.finish(st, elapsed, s.result, s.details)
 	}
 	return nil
 }
@@ -146,14 +148,14 @@ func (r *Runner) stopSpinner() {
 	}
 }
 
-func (r *Runner) finish(st Step, elapsed time.Duration, result string) {
+func (r *Runner) finish(st Step, elapsed time.Duration, result string, details any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cur = nil
 	switch r.Mode {
 	case JSON:
 		ms := elapsed.Milliseconds()
-		r.emit(Event{Event: "step_finished", Step: st.ID(), ElapsedMS: &ms, Message: result})
+		r.emit(Event{Event: "step_finished", Step: st.ID(), ElapsedMS: &ms, Message: result, Details: details})
 	case Terminal:
 		r.stopSpinner()
 		fmt.Fprintf(r.Out, "✓ %s (%s)%s\n", st.Title(), seconds(elapsed), detail(result))

@@ -23,14 +23,20 @@ type Session struct {
 	Patched   *chartmod.Patched
 	Rendered  *chartmod.Rendered
 	Checks    chartmod.Report
+	Budget    string          // the budget step's outcome when the release fits
 	Forwarder *kube.Forwarder // set when up forwards in the foreground
 	detached  bool            // a background forwarder serves the port
 
 	kube        *kube.Client
-	clusterAway string // why `down` cannot reach the cluster; "" when it can
+	profileSize *profileSize // the minikube profile's size, once StartMinikube knows it
+	clusterAway string       // why `down` cannot reach the cluster; "" when it can
 	runner      *Runner
 	result      string
+	details     any
 }
+
+// profileSize is a minikube profile's CPUs and memory.
+type profileSize struct{ CPUs, MemoryMB int }
 
 // Progress updates the running step's live detail.
 func (s *Session) Progress(msg string) {
@@ -41,6 +47,10 @@ func (s *Session) Progress(msg string) {
 
 // Result sets the one-line outcome printed after the step's ✓ ("reused running profile").
 func (s *Session) Result(msg string) { s.result = msg }
+
+// ResultDetails sets the outcome as a value for --output json (the step_finished event's
+// "details").
+func (s *Session) ResultDetails(v any) { s.details = v }
 
 // Warn prints a warning line while the step runs.
 func (s *Session) Warn(msg string) {

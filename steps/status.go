@@ -6,20 +6,29 @@ import (
 	"io"
 	"strings"
 
+	"github.com/svcgraph/svcgraph/internal/budget"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 )
 
 // StatusReport is what `svcgraph status` shows.
 type StatusReport struct {
-	Profile       string `json:"profile"`
-	ProfileState  string `json:"profileState"`
-	Namespace     string `json:"namespace"`
-	Release       string `json:"release"`
-	ReleaseStatus string `json:"releaseStatus"` // "" when not installed
-	Revision      int    `json:"revision,omitempty"`
-	PodsReady     int    `json:"podsReady"`
-	PodsTotal     int    `json:"podsTotal"`
-	Forward       string `json:"forward,omitempty"` // URL of a background forwarder
+	Profile       string       `json:"profile"`
+	ProfileState  string       `json:"profileState"`
+	Namespace     string       `json:"namespace"`
+	Release       string       `json:"release"`
+	ReleaseStatus string       `json:"releaseStatus"` // "" when not installed
+	Revision      int          `json:"revision,omitempty"`
+	PodsReady     int          `json:"podsReady"`
+	PodsTotal     int          `json:"podsTotal"`
+	Forward       string       `json:"forward,omitempty"` // URL of a background forwarder
+	Nodes         []NodeStatus `json:"nodes,omitempty"`
+}
+
+// NodeStatus is one node's allocatable CPU and memory and what all its pods request.
+type NodeStatus struct {
+	Name        string        `json:"name"`
+	Allocatable budget.Amount `json:"allocatable"`
+	Requested   budget.Amount `json:"requested"`
 }
 
 // Status gathers the state of profile, release, pods and background forwarder. Each part that
@@ -54,6 +63,13 @@ func Status(ctx context.Context, s *Session) (StatusReport, error) {
 		return r, err
 	}
 	r.PodsReady, r.PodsTotal = pods.Ready, pods.Total
+	rooms, err := k.Nodes(ctx, c.Namespace, c.Release)
+	if err != nil {
+		return r, err
+	}
+	for _, n := range rooms.Nodes {
+		r.Nodes = append(r.Nodes, NodeStatus{Name: n.Name, Allocatable: n.Allocatable, Requested: n.Used.Add(rooms.ReleaseOn[n.Name])})
+	}
 	return r, nil
 }
 
@@ -72,6 +88,11 @@ func (r StatusReport) WriteText(w io.Writer) {
 		fmt.Sprintf("release %s in %s: %s", r.Release, r.Namespace, release),
 		fmt.Sprintf("pods: %d/%d ready", r.PodsReady, r.PodsTotal),
 		"forward: " + forward,
+	}
+	for _, n := range r.Nodes {
+		lines = append(lines, fmt.Sprintf("node %s: memory %s of %s requested, CPU %s of %s", n.Name,
+			budget.Memory(n.Requested.Memory), budget.Memory(n.Allocatable.Memory),
+			budget.CPU(n.Requested.MilliCPU), budget.CPU(n.Allocatable.MilliCPU)))
 	}
 	fmt.Fprintln(w, strings.Join(lines, "\n"))
 }

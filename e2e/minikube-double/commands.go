@@ -135,6 +135,9 @@ func start(p *printer, st store, in invocation) {
 	} else {
 		p.step(stStartingVM, "Creating %s VM (CPUs=%d, Memory=%dMB, Disk=20000MB) ...", drv, cpus, mem)
 	}
+	if err := sizeNodes(prof); err != nil {
+		fatal(err)
+	}
 	if err := st.save(prof); err != nil {
 		fatal(err)
 	}

@@ -83,6 +83,7 @@ func (e *env) run(args ...string) result {
 		"KUBECONFIG="+e.kubeconfig,
 		"MINIKUBE_DOUBLE_SOURCE_KUBECONFIG="+e.src,
 		"MINIKUBE_IN_STYLE=", "MINIKUBE_DOUBLE_FAIL=", "MINIKUBE_DOUBLE_LOG=", "MINIKUBE_DOUBLE_SYSTEM_MEMORY=",
+		"MINIKUBE_DOUBLE_SIZE_NODES=",
 	)
 	cmd.Env = append(cmd.Env, e.extra...)
 	var out, errb bytes.Buffer

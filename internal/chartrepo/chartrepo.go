@@ -4,17 +4,25 @@
 package chartrepo
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/cli"
+	"helm.sh/helm/v3/pkg/repo"
 )
 
 // EnvDir overrides where the fixture repositories are.
@@ -62,9 +70,10 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests []string
+	close    func()
 }
 
-// Serve serves dir until the test ends.
+// Serve serves dir until the test ends (or Close).
 func Serve(t testing.TB, dir string) *Server {
 	t.Helper()
 	s := &Server{}
@@ -76,9 +85,12 @@ func Serve(t testing.TB, dir string) *Server {
 		files.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s.URL, s.close = srv.URL, srv.Close
 	return s
 }
+
+// Close stops serving: the repository no longer answers.
+func (s *Server) Close() { s.close() }
 
 // ServeFixtures serves the shared fixture repositories (see Dir) until the test ends.
 func ServeFixtures(t testing.TB) *Server {
@@ -100,6 +112,104 @@ func (s *Server) Requests() []string {
 // folder/file, leaving index.yaml (and so the digest it lists) as it was. It returns the copy.
 func Tampered(t testing.TB, dir, folder, file string) string {
 	t.Helper()
+	out := copyDir(t, dir)
+	target := filepath.Join(out, folder, file)
+	data, err := os.ReadFile(target)
+	if err != nil {
+		t.Fatalf("tampering: %v", err)
+	}
+	if len(data) == 0 {
+		t.Fatalf("tampering: %s is empty", target)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(target, data, 0o644); err != nil {
+		t.Fatalf("tampering: %v", err)
+	}
+	return out
+}
+
+// WithVersions copies dir into a temporary directory and adds to folder, for each of versions,
+// the package folder/file re-versioned (its Chart.yaml says that version, the rest is as it
+// was), then indexes the folder afresh as `helm repo index` does. It returns the copy: a
+// repository listing versions the fixtures do not have, e.g. above svcgraph's covered range.
+func WithVersions(t testing.TB, dir, folder, file string, versions ...string) string {
+	t.Helper()
+	out := copyDir(t, dir)
+	src, err := os.ReadFile(filepath.Join(dir, folder, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range versions {
+		pkg, name, err := reversion(src, v)
+		if err != nil {
+			t.Fatalf("re-versioning %s as %s: %v", file, v, err)
+		}
+		if err := os.WriteFile(filepath.Join(out, folder, fmt.Sprintf("%s-%s.tgz", name, v)), pkg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := repo.IndexDirectory(filepath.Join(out, folder), "")
+	if err != nil {
+		t.Fatalf("indexing %s: %v", folder, err)
+	}
+	if err := idx.WriteFile(filepath.Join(out, folder, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var chartVersion = regexp.MustCompile(`(?m)^version: .*$`)
+
+// reversion rewrites the top-level Chart.yaml of a chart package to say version v.
+func reversion(pkg []byte, v string) ([]byte, string, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(pkg))
+	if err != nil {
+		return nil, "", err
+	}
+	tr := tar.NewReader(zr)
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	tw := tar.NewWriter(zw)
+	name := ""
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, "", err
+		}
+		if dir, base := path.Split(h.Name); base == "Chart.yaml" && strings.Count(dir, "/") == 1 {
+			name = strings.TrimSuffix(dir, "/")
+			data = chartVersion.ReplaceAll(data, []byte("version: "+v))
+			h.Size = int64(len(data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, "", err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, "", err
+		}
+	}
+	if name == "" {
+		return nil, "", errors.New("no top-level Chart.yaml")
+	}
+	if err := tw.Close(); err != nil {
+		return nil, "", err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, "", err
+	}
+	return out.Bytes(), name, nil
+}
+
+// copyDir copies dir into a new temporary directory and returns it.
+func copyDir(t testing.TB, dir string) string {
+	t.Helper()
 	out := t.TempDir()
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -117,18 +227,6 @@ func Tampered(t testing.TB, dir, folder, file string) string {
 	})
 	if err != nil {
 		t.Fatalf("copying %s: %v", dir, err)
-	}
-	target := filepath.Join(out, folder, file)
-	data, err := os.ReadFile(target)
-	if err != nil {
-		t.Fatalf("tampering: %v", err)
-	}
-	if len(data) == 0 {
-		t.Fatalf("tampering: %s is empty", target)
-	}
-	data[len(data)/2] ^= 0xff
-	if err := os.WriteFile(target, data, 0o644); err != nil {
-		t.Fatalf("tampering: %v", err)
 	}
 	return out
 }

@@ -49,3 +49,18 @@ func FormatMemory(mb int) string {
 	}
 	return fmt.Sprintf("%dmb", mb)
 }
+
+// SystemPodsMilliCPU and SystemPodsMemory are what a fresh minikube node's own pods request
+// (kube-system: etcd 100m/100Mi, kube-apiserver 250m, kube-controller-manager 200m,
+// kube-scheduler 100m, coredns 100m/70Mi; kube-proxy and the storage provisioner request
+// nothing), for checking a release against a profile that does not exist yet.
+const (
+	SystemPodsMilliCPU = 750
+	SystemPodsMemory   = 170 << 20
+)
+
+// NodeMemoryBytes is the memory a node of a profile of that many MB can give pods. minikube's
+// kubelet reserves nothing (no kube-reserved or system-reserved, and its evictionHard lists no
+// memory.available), so allocatable is the node's whole memory; with the docker and podman
+// drivers the node even reports the host's memory, so the profile's size is the real bound.
+func NodeMemoryBytes(mb int) int64 { return int64(mb) << 20 }

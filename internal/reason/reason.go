@@ -35,11 +35,13 @@ var (
 	ChartLayout       = Kind{ID: "CHART_UNSUPPORTED_LAYOUT", ExitCode: 33, Advice: "This chart does not have the layout svcgraph knows how to patch; use a supported --demo-version / --tempo-version."}
 	ChartCheck        = Kind{ID: "CHART_CHECK_FAILED", ExitCode: 34, Advice: "The patched chart would not produce a working service graph; check your -f/--set values."}
 	BadValues         = Kind{ID: "BAD_VALUES", ExitCode: 35, Advice: "Fix the -f/--values file or --set expression named above."}
+	CacheUnwritable   = Kind{ID: "CACHE_UNWRITABLE", ExitCode: 36, Advice: "Make the directory named above writable, or free space on its disk."}
 	Cluster           = Kind{ID: "CLUSTER_UNREACHABLE", ExitCode: 40, Advice: "Check that the cluster is running (`minikube status -p <profile>`) and that --kubeconfig points at it."}
 	Install           = Kind{ID: "INSTALL_FAILED", ExitCode: 41}
 	PodsNotReady      = Kind{ID: "PODS_NOT_READY", ExitCode: 42}
 	Uninstall         = Kind{ID: "UNINSTALL_FAILED", ExitCode: 43}
 	NotInstalled      = Kind{ID: "NOT_INSTALLED", ExitCode: 44, Advice: "Run `svcgraph up` first, with the same --namespace and --release."}
+	ClusterTooSmall   = Kind{ID: "CLUSTER_TOO_SMALL", ExitCode: 45, Advice: "Give the cluster more memory or CPUs, run the smaller demo with --preset lite, or switch components off with --set components.NAME.enabled=false."}
 	PortInUse         = Kind{ID: "FORWARD_PORT_IN_USE", ExitCode: 50}
 	Forward           = Kind{ID: "FORWARD_FAILED", ExitCode: 51}
 	GraphEmpty        = Kind{ID: "GRAPH_EMPTY", ExitCode: 60}
@@ -58,9 +60,10 @@ var (
 // Kinds lists every kind, for documentation and for tests that keep exit codes unique.
 var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, MinikubeMemory,
 	MinikubeDriver, MinikubeDriverMis, MinikubeTooSmall, MinikubeFailed, ChartRepo, ChartVersion,
-	ChartDigest, ChartLayout, ChartCheck, BadValues, Cluster, Install, PodsNotReady, Uninstall,
-	NotInstalled, PortInUse, Forward, GraphEmpty, PromUnreachable, OfflineNotPrepared, ImagePull,
-	ImageLoad, ImageNotOnNode, BundleInvalid, BundlePlatform, CacheNoSpace, Interrupted}
+	ChartDigest, ChartLayout, ChartCheck, BadValues, CacheUnwritable, Cluster, Install, PodsNotReady,
+	Uninstall, NotInstalled, ClusterTooSmall, PortInUse, Forward, GraphEmpty, PromUnreachable,
+	OfflineNotPrepared, ImagePull, ImageLoad, ImageNotOnNode, BundleInvalid, BundlePlatform,
+	CacheNoSpace, Interrupted}
 
 // Error is a failure of a known kind.
 type Error struct {

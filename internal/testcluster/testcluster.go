@@ -56,12 +56,22 @@ type Cluster struct {
 	apiServerStopped bool
 }
 
+// Node is one fake node of a private cluster: name, CPUs, memory, architecture and labels.
+type Node = harness.Node
+
+// Nodes is n alike nodes named as minikube names a profile's nodes (minikube, minikube-m02, …),
+// for Private.
+func Nodes(n int, cpus, memory string) []Node {
+	return harness.UniformNodes(n, cpus, memory, harness.DefaultNodeArch)
+}
+
 // Private starts a cluster of the test's own (in its temp dir, through scripts/testcluster) and
 // stops it when the test ends: for tests that disturb the cluster, such as stopping the API
-// server, which would break the tests of other packages sharing the common one. It costs about
-// 15 s and 600 MB. Like Require, it skips loudly without a shared cluster (fails under CI=true):
-// that is the sign the binaries were never built here.
-func Private(t testing.TB) *Cluster {
+// server, which would break the tests of other packages sharing the common one, or that need
+// other nodes than the shared cluster's one node of 4 CPUs and 8Gi (nodes; none means that
+// default). It costs about 15 s and 600 MB. Like Require, it skips loudly without a shared
+// cluster (fails under CI=true): that is the sign the binaries were never built here.
+func Private(t testing.TB, nodes ...Node) *Cluster {
 	t.Helper()
 	Require(t)
 	root, err := repoRoot()
@@ -86,7 +96,11 @@ func Private(t testing.TB) *Cluster {
 			t.Errorf("stop the private cluster: %v", err)
 		}
 	})
-	if _, err := run("up"); err != nil {
+	args := []string{"up"}
+	for _, n := range nodes {
+		args = append(args, "--node", n.Flag())
+	}
+	if _, err := run(args...); err != nil {
 		t.Fatalf("start a private cluster: %v", err)
 	}
 	return connect(t, filepath.Join(dir, "admin.kubeconfig"), dir)

@@ -307,3 +307,84 @@ func TestFaultStages(t *testing.T) {
 		}
 	}
 }
+
+// TestNodes checks the node options on a private cluster: every node is Ready with the asked
+// capacity as allocatable, its architecture and labels, and the scheduler places pods by those
+// sizes (a pod too big for the only node its selector allows stays Pending as Insufficient memory).
+func TestNodes(t *testing.T) {
+	nodes := []testcluster.Node{
+		{Name: "minikube", CPUs: "2", Memory: "2Gi", Arch: "amd64"},
+		{Name: "arm-1", CPUs: "1500m", Memory: "1Gi", Arch: "arm64", Labels: map[string]string{"pool": "arm"}},
+	}
+	c := testcluster.Private(t, nodes...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	list, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != len(nodes) {
+		t.Fatalf("%d nodes, want %d", len(list.Items), len(nodes))
+	}
+	for _, want := range nodes {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, want.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alloc := n.Status.Allocatable
+		if alloc.Cpu().Cmp(resource.MustParse(want.CPUs)) != 0 || alloc.Memory().Cmp(resource.MustParse(want.Memory)) != 0 {
+			t.Errorf("node %s allocatable cpu %s memory %s, want %s and %s", n.Name, alloc.Cpu(), alloc.Memory(), want.CPUs, want.Memory)
+		}
+		if n.Labels["kubernetes.io/arch"] != want.Arch || n.Status.NodeInfo.Architecture != want.Arch {
+			t.Errorf("node %s arch label %q, nodeInfo %q, want %s", n.Name, n.Labels["kubernetes.io/arch"], n.Status.NodeInfo.Architecture, want.Arch)
+		}
+		for k, v := range want.Labels {
+			if n.Labels[k] != v {
+				t.Errorf("node %s label %s=%q, want %q", n.Name, k, n.Labels[k], v)
+			}
+		}
+		ready := false
+		for _, cond := range n.Status.Conditions {
+			ready = ready || cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue
+		}
+		if !ready {
+			t.Errorf("node %s is not Ready: %+v", n.Name, n.Status.Conditions)
+		}
+	}
+	if got := list.Items[0].Labels["minikube.k8s.io/primary"] + list.Items[1].Labels["minikube.k8s.io/primary"]; got != "falsetrue" && got != "truefalse" {
+		t.Errorf("primary labels %q: want exactly one primary node", got)
+	}
+
+	ns := c.Namespace(t, "nodes")
+	pod := func(name string, selector map[string]string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PodSpec{NodeSelector: selector, Containers: []corev1.Container{{
+				Name: "c", Image: "registry.k8s.io/pause:3.10",
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1500Mi")}},
+			}}},
+		}
+	}
+	for _, p := range []*corev1.Pod{pod("fits", nil), pod("too-big-for-arm", map[string]string{"kubernetes.io/arch": "arm64"})} {
+		if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running := until(ctx, t, "pod fits to run", &corev1.Pod{}, listWatch(c.Client.CoreV1().Pods(ns)), func(o runtime.Object) bool {
+		p := o.(*corev1.Pod)
+		return p.Name == "fits" && p.Status.Phase == corev1.PodRunning
+	}).(*corev1.Pod)
+	if running.Spec.NodeName != "minikube" {
+		t.Errorf("pod fits runs on %q, want minikube (the only node with 1500Mi free)", running.Spec.NodeName)
+	}
+	until(ctx, t, "pod too-big-for-arm to be unschedulable", &corev1.Pod{}, listWatch(c.Client.CoreV1().Pods(ns)), func(o runtime.Object) bool {
+		p := o.(*corev1.Pod)
+		for _, cond := range p.Status.Conditions {
+			if p.Name == "too-big-for-arm" && cond.Type == corev1.PodScheduled && cond.Reason == corev1.PodReasonUnschedulable &&
+				strings.Contains(cond.Message, "Insufficient memory") {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -106,33 +106,47 @@ func installKwokCRDs(ctx context.Context, dyn dynamic.Interface, kwokDir string,
 	return nil
 }
 
-// createNode registers the fake node with minikube's size (4 CPUs, 8Gi) before kwok starts.
-func createNode(ctx context.Context, cs kubernetes.Interface) error {
+// createNodes registers the fake nodes with their sizes before kwok starts (kwok's
+// node-initialize stage keeps a capacity, address and architecture it finds, and would invent a
+// huge capacity otherwise). Allocatable equals capacity, as on a minikube node.
+func createNodes(ctx context.Context, cs kubernetes.Interface, nodes []Node) error {
+	for i, n := range nodes {
+		if err := createNode(ctx, cs, n, i == 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createNode(ctx context.Context, cs kubernetes.Interface, n Node, primary bool) error {
 	size := corev1.ResourceList{
-		corev1.ResourceCPU:              resource.MustParse("4"),
-		corev1.ResourceMemory:           resource.MustParse("8Gi"),
+		corev1.ResourceCPU:              resource.MustParse(n.CPUs),
+		corev1.ResourceMemory:           resource.MustParse(n.Memory),
 		corev1.ResourcePods:             resource.MustParse("110"),
 		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
 	}
+	status := corev1.NodeStatus{
+		Capacity: size, Allocatable: size,
+		// Set here because kwok's template would give every node its own --node-name.
+		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}, {Type: corev1.NodeHostName, Address: n.Name}},
+		NodeInfo:  corev1.NodeSystemInfo{Architecture: n.Arch, OperatingSystem: "linux"},
+	}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: NodeName,
-			Labels: map[string]string{
-				"kubernetes.io/hostname": NodeName, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-				"node-role.kubernetes.io/control-plane": "", "minikube.k8s.io/primary": "true", "type": "kwok",
-			},
+			Name:        n.Name,
+			Labels:      n.labels(primary),
 			Annotations: map[string]string{kwokNodeAnnotation: "fake", "node.alpha.kubernetes.io/ttl": "0"},
 		},
-		Status: corev1.NodeStatus{Capacity: size, Allocatable: size},
+		Status: status,
 	}
 	created, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
 	if err != nil {
-		return fmt.Errorf("create node %s: %w", NodeName, err)
+		return fmt.Errorf("create node %s: %w", n.Name, err)
 	}
 	if len(created.Status.Capacity) == 0 { // in case the API server dropped status on create
-		created.Status.Capacity, created.Status.Allocatable = size, size
+		created.Status = status
 		if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("set node %s capacity: %w", NodeName, err)
+			return fmt.Errorf("set node %s capacity: %w", n.Name, err)
 		}
 	}
 	return nil
@@ -193,17 +207,24 @@ func applyForwardsWith(ctx context.Context, dyn dynamic.Interface, o Options) er
 	return nil
 }
 
-func nodeReady(ctx context.Context, cs kubernetes.Interface) (bool, error) {
-	n, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-	if err != nil {
-		return false, nil
-	}
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue, nil
+// nodesReady says whether every node reports Ready.
+func nodesReady(ctx context.Context, cs kubernetes.Interface, nodes []Node) (bool, error) {
+	for _, want := range nodes {
+		n, err := cs.CoreV1().Nodes().Get(ctx, want.Name, metav1.GetOptions{})
+		if err != nil || !isReady(n) {
+			return false, nil
 		}
 	}
-	return false, nil
+	return true, nil
+}
+
+func isReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func serviceAccountExists(ctx context.Context, cs kubernetes.Interface, ns, name string) (bool, error) {

@@ -29,6 +29,7 @@ type Options struct {
 	Self      string  // this program's binary, started again as the volume provisioner
 	ForwardTo *Target // where every pod port-forward goes, unless a Forward names the port
 	Forwards  []Forward
+	Nodes     []Node    // the fake nodes; empty means DefaultNodes
 	Progress  io.Writer // progress and build output; stdout is kept for the shell lines
 }
 
@@ -39,6 +40,7 @@ type State struct {
 	KubeletPort int               `json:"kubeletPort"`
 	ForwardTo   *Target           `json:"forwardTo,omitempty"`
 	Forwards    []Forward         `json:"forwards,omitempty"`
+	Nodes       []Node            `json:"nodes,omitempty"` // absent in older states: DefaultNodes
 	Bin         map[string]string `json:"bin"`
 }
 
@@ -64,12 +66,18 @@ func (e Env) ShellLines() string {
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// Up starts the cluster and waits until it is ready. When a healthy cluster is already running
-// in the state directory it only applies the forward rules; anything else found there (a
-// half-started or crashed cluster) is stopped and replaced.
+// Up starts the cluster and waits until it is ready. When a healthy cluster with the same nodes
+// is already running in the state directory it only applies the forward rules; anything else
+// found there (other nodes, a half-started or crashed cluster) is stopped and replaced.
 func Up(ctx context.Context, o Options) (Env, error) {
 	l := Layout{Dir: o.Dir}
-	if st, err := readState(l); err == nil && allRunning(l) && readyz(ctx, l) == nil {
+	if len(o.Nodes) == 0 {
+		o.Nodes = DefaultNodes()
+	}
+	if err := ValidateNodes(o.Nodes); err != nil {
+		return Env{}, err
+	}
+	if st, err := readState(l); err == nil && SameNodes(st.nodes(), o.Nodes) && allRunning(l) && readyz(ctx, l) == nil {
 		fmt.Fprintf(o.Progress, "testcluster: already running at %s; updating forward rules\n", st.APIServer)
 		if err := applyForwards(ctx, l, o); err != nil {
 			return Env{}, err
@@ -128,7 +136,7 @@ func (u *upRun) run(ctx context.Context) error {
 	}
 	etcdPort, etcdPeerPort, apiPort, kubeletPort := ports[0], ports[1], ports[2], ports[3]
 	st := State{APIServer: "https://127.0.0.1:" + strconv.Itoa(apiPort), EtcdPort: etcdPort, KubeletPort: kubeletPort,
-		ForwardTo: o.ForwardTo, Forwards: o.Forwards, Bin: u.tools.Bin}
+		ForwardTo: o.ForwardTo, Forwards: o.Forwards, Nodes: o.Nodes, Bin: u.tools.Bin}
 	if err := writeAdminKubeconfig(l, st.APIServer); err != nil {
 		return err
 	}
@@ -207,12 +215,11 @@ func (u *upRun) run(ctx context.Context) error {
 		return err
 	}
 
-	// Objects kwok needs before it starts: its CRDs, and the node with minikube's size (kwok's
-	// node-initialize stage keeps a capacity it finds, and would invent a huge one otherwise).
+	// Objects kwok needs before it starts: its CRDs, and the nodes with their sizes.
 	if err := installKwokCRDs(ctx, dyn, u.tools.KwokDir, u.waitFor); err != nil {
 		return err
 	}
-	if err := createNode(ctx, cs); err != nil {
+	if err := createNodes(ctx, cs, o.Nodes); err != nil {
 		return err
 	}
 	if err := createStorageClass(ctx, cs); err != nil {
@@ -237,8 +244,8 @@ func (u *upRun) run(ctx context.Context) error {
 		return err
 	}
 
-	if err := u.waitFor(ctx, "node "+NodeName+" to be Ready", 60*time.Second, func(ctx context.Context) (bool, error) {
-		return nodeReady(ctx, cs)
+	if err := u.waitFor(ctx, fmt.Sprintf("%d node(s) to be Ready", len(o.Nodes)), 60*time.Second, func(ctx context.Context) (bool, error) {
+		return nodesReady(ctx, cs, o.Nodes)
 	}); err != nil {
 		return err
 	}
@@ -370,6 +377,15 @@ func allRunning(l Layout) bool {
 		}
 	}
 	return true
+}
+
+// nodes are the running cluster's nodes; a state written before nodes were recorded had the
+// default one.
+func (st State) nodes() []Node {
+	if len(st.Nodes) == 0 {
+		return DefaultNodes()
+	}
+	return st.Nodes
 }
 
 func readState(l Layout) (State, error) {

@@ -27,8 +27,12 @@ import (
 
 const usage = `usage: testcluster [--repo-root DIR] COMMAND
   up [--forward-to HOST:PORT] [--forward PORT=HOST:PORT ...]
+     [--nodes N] [--node-cpus 4] [--node-memory 8Gi] [--node-arch amd64]
+     [--node NAME[:cpus=C,memory=M,arch=A,label=K=V,...] ...]
                  build what is missing, start the cluster (or update the forward rules of a
-                 running one) and print shell lines for eval
+                 running one with the same nodes) and print shell lines for eval. The nodes
+                 are N alike (minikube, minikube-m02, ...; default one of 4 CPUs and 8Gi), or
+                 each --node in turn
   down           stop every component; logs stay in the state directory
   status         show the components; exit 1 unless the cluster is ready
   env            print the shell lines for a running cluster
@@ -45,6 +49,18 @@ func (f *forwardFlags) Set(s string) error {
 		return err
 	}
 	*f = append(*f, fw)
+	return nil
+}
+
+type nodeFlags []harness.Node
+
+func (f *nodeFlags) String() string { return fmt.Sprint(*f) }
+func (f *nodeFlags) Set(s string) error {
+	n, err := harness.ParseNode(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, n)
 	return nil
 }
 
@@ -96,10 +112,30 @@ func run(args []string) error {
 		forwardTo := fs.String("forward-to", "", "send every pod port-forward to HOST:PORT")
 		var forwards forwardFlags
 		fs.Var(&forwards, "forward", "send pod port PORT to HOST:PORT (repeatable; wins over --forward-to)")
+		count := fs.Int("nodes", 1, "number of alike nodes")
+		cpus := fs.String("node-cpus", harness.DefaultNodeCPUs, "CPUs of each node (a quantity: 2, 1500m)")
+		memory := fs.String("node-memory", harness.DefaultNodeMemory, "memory of each node (a quantity: 4Gi, 4096Mi)")
+		arch := fs.String("node-arch", harness.DefaultNodeArch, "architecture of each node (kubernetes.io/arch)")
+		var nodes nodeFlags
+		fs.Var(&nodes, "node", "one node, NAME[:cpus=C,memory=M,arch=A,label=K=V,...] (repeatable; instead of --nodes)")
 		if err := fs.Parse(rest); err != nil {
 			return err
 		}
-		o := harness.Options{Dir: layout.Dir, RepoRoot: *repoRoot, Forwards: forwards, Progress: os.Stderr}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("up takes no arguments, got %q", fs.Args())
+		}
+		alike := false
+		fs.Visit(func(f *flag.Flag) { alike = alike || strings.HasPrefix(f.Name, "node-") || f.Name == "nodes" })
+		if len(nodes) > 0 && alike {
+			return errors.New("--node lists each node: it does not go with --nodes, --node-cpus, --node-memory or --node-arch")
+		}
+		if len(nodes) == 0 {
+			if *count < 1 {
+				return fmt.Errorf("--nodes %d: the cluster needs at least one node", *count)
+			}
+			nodes = harness.UniformNodes(*count, *cpus, *memory, *arch)
+		}
+		o := harness.Options{Dir: layout.Dir, RepoRoot: *repoRoot, Forwards: forwards, Nodes: nodes, Progress: os.Stderr}
 		if *forwardTo != "" {
 			t, err := harness.ParseTarget(*forwardTo)
 			if err != nil {
