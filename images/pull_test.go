@@ -24,9 +24,9 @@ func testRegistry(t *testing.T) (*registrytest.Registry, []string, []Mirror) {
 	t.Helper()
 	reg := registrytest.Start(t, registrytest.Options{})
 	both := []v1.Platform{amd64.v1(), arm64.v1()}
-	reg.PushIndex(t, "docker.io/library/busybox:latest", registrytest.Index(t, both, 3000, 5000))
-	reg.Push(t, "ghcr.io/open-telemetry/demo:1.9.0-frontend", registrytest.Image(t, amd64.v1(), 20000, 1000))
-	shared := registrytest.Image(t, amd64.v1(), 7000)
+	reg.PushIndex(t, "docker.io/library/busybox:latest", registrytest.Index(t, "busybox", both, 3000, 5000))
+	reg.Push(t, "ghcr.io/open-telemetry/demo:1.9.0-frontend", registrytest.Image(t, "frontend", amd64.v1(), 20000, 1000))
+	shared := registrytest.Image(t, "tempo", amd64.v1(), 7000)
 	reg.Push(t, "docker.io/grafana/tempo:2.4.1", shared)
 	reg.Push(t, "docker.io/grafana/tempo:latest", shared)
 	var mirrors []Mirror

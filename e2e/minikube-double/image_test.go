@@ -25,7 +25,7 @@ func archives(t *testing.T, refs map[string]string) map[string]images.Entry {
 	reg := registrytest.Start(t, registrytest.Options{})
 	host := images.HostPlatform("amd64")
 	for ref, arch := range refs {
-		reg.Push(t, ref, registrytest.Image(t, v1.Platform{OS: "linux", Architecture: arch}, 4000, 2000))
+		reg.Push(t, ref, registrytest.Image(t, ref, v1.Platform{OS: "linux", Architecture: arch}, 4000, 2000))
 	}
 	var mirrors []images.Mirror
 	for _, f := range reg.MirrorFlags("docker.io", "ghcr.io") {

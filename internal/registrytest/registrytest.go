@@ -4,10 +4,11 @@
 package registrytest
 
 import (
-	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -144,17 +145,18 @@ func (r *Registry) PushIndex(t testing.TB, ref string, idx v1.ImageIndex) {
 	}
 }
 
-// Image is a generated image for a platform: layers of random bytes (served as gzip layers; no
-// test unpacks them), so every image is distinct and incompressible like real layers.
-func Image(t testing.TB, platform v1.Platform, layerSizes ...int64) v1.Image {
+// Image is a generated image for a platform: layers of pseudo-random bytes drawn from seed
+// (served as gzip layers; no test unpacks them), so images of different seeds are distinct and
+// incompressible like real layers, and the same seed gives the same image, digests and all,
+// in every test and run (a node that is loaded again does not collect stale copies).
+func Image(t testing.TB, seed string, platform v1.Platform, layerSizes ...int64) v1.Image {
 	t.Helper()
 	img := empty.Image
 	var layers []v1.Layer
-	for _, size := range layerSizes {
+	for i, size := range layerSizes {
+		src := rand.NewChaCha8(sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d", seed, platform, i, size))))
 		data := make([]byte, size)
-		if _, err := rand.Read(data); err != nil {
-			t.Fatal(err)
-		}
+		src.Read(data)
 		layers = append(layers, static.NewLayer(data, types.DockerLayer))
 	}
 	img, err := mutate.AppendLayers(img, layers...)
@@ -175,11 +177,11 @@ func Image(t testing.TB, platform v1.Platform, layerSizes ...int64) v1.Image {
 }
 
 // Index is a multi-platform index of one generated image per platform.
-func Index(t testing.TB, platforms []v1.Platform, layerSizes ...int64) v1.ImageIndex {
+func Index(t testing.TB, seed string, platforms []v1.Platform, layerSizes ...int64) v1.ImageIndex {
 	t.Helper()
 	var adds []mutate.IndexAddendum
 	for _, p := range platforms {
-		adds = append(adds, mutate.IndexAddendum{Add: Image(t, p, layerSizes...), Descriptor: v1.Descriptor{Platform: &p}})
+		adds = append(adds, mutate.IndexAddendum{Add: Image(t, seed, p, layerSizes...), Descriptor: v1.Descriptor{Platform: &p}})
 	}
 	return mutate.IndexMediaType(mutate.AppendManifests(empty.Index, adds...), types.DockerManifestList)
 }
