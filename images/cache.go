@@ -304,6 +304,12 @@ func (c *Cache) complete(e Entry) (bool, int64) {
 	return true, size
 }
 
+// Size is the bytes of all an entry's blobs (0 when the entry is not whole).
+func (c *Cache) Size(e Entry) int64 {
+	_, n := c.complete(e)
+	return n
+}
+
 // Coverage is what the cache holds of a list of images for one platform.
 type Coverage struct {
 	Present []Entry  // complete entries, in the list's order
