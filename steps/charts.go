@@ -16,6 +16,7 @@ func (c Config) ChartOptions() chartmod.Options {
 		Release: c.Release, Namespace: c.Namespace,
 		ValuesFiles: c.ValuesFiles, SetValues: c.SetValues,
 		CacheDir: c.CacheDir, Helm: c.Helm, KubeVersion: c.KubeVersion, Preset: c.Preset,
+		Offline: c.Offline,
 	}
 }
 

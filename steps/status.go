@@ -22,6 +22,8 @@ type StatusReport struct {
 	PodsTotal     int          `json:"podsTotal"`
 	Forward       string       `json:"forward,omitempty"` // URL of a background forwarder
 	Nodes         []NodeStatus `json:"nodes,omitempty"`
+	// Offline says whether the cache holds everything `up --offline` needs (workshop.go).
+	Offline *OfflineStatus `json:"offline"`
 }
 
 // NodeStatus is one node's allocatable CPU and memory and what all its pods request.
@@ -35,7 +37,7 @@ type NodeStatus struct {
 // cannot be reached is reported as such rather than failing the whole report.
 func Status(ctx context.Context, s *Session) (StatusReport, error) {
 	c := s.Config
-	r := StatusReport{Profile: c.Profile, Namespace: c.Namespace, Release: c.Release}
+	r := StatusReport{Profile: c.Profile, Namespace: c.Namespace, Release: c.Release, Offline: offlineStatus(ctx, s)}
 	st, err := s.Minikube.Status(ctx, c.Profile)
 	if err != nil {
 		return r, err
@@ -88,6 +90,7 @@ func (r StatusReport) WriteText(w io.Writer) {
 		fmt.Sprintf("release %s in %s: %s", r.Release, r.Namespace, release),
 		fmt.Sprintf("pods: %d/%d ready", r.PodsReady, r.PodsTotal),
 		"forward: " + forward,
+		r.Offline.text(),
 	}
 	for _, n := range r.Nodes {
 		lines = append(lines, fmt.Sprintf("node %s: memory %s of %s requested, CPU %s of %s", n.Name,
