@@ -2,6 +2,7 @@ package images
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -215,5 +216,62 @@ func TestParseMirror(t *testing.T) {
 		if _, err := ParseMirror(bad); err == nil {
 			t.Errorf("ParseMirror(%q) accepted it", bad)
 		}
+	}
+}
+
+// An interrupted pull (Ctrl-C cancels the context) leaves only whole blobs in the cache, and the
+// next pull fetches none of them again: it asks the registry only for what is still missing.
+func TestInterruptedPullResumes(t *testing.T) {
+	reg, refs, mirrors := testRegistry(t)
+	c := OpenCache(t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// One worker, interrupted as soon as the first image is whole: the others are not.
+	_, err := c.Pull(ctx, refs, PullOptions{Platform: amd64, Mirrors: mirrors, Workers: 1, Done: func(Pulled) { cancel() }})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted pull returned %v, want context.Canceled", err)
+	}
+	files, err := os.ReadDir(filepath.Join(c.Dir, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]bool{}
+	for _, f := range files {
+		if strings.HasPrefix(f.Name(), partialPrefix) {
+			t.Errorf("the interrupted pull left a partial blob %s", f.Name())
+			continue
+		}
+		kept["sha256:"+f.Name()] = true
+	}
+	before := reg.BlobGets()
+	finished := 0
+	for digest := range before {
+		if kept[digest] {
+			finished++
+		}
+	}
+	if finished == 0 {
+		t.Fatalf("no blob finished before the interrupt: the test proves nothing")
+	}
+
+	if _, err := c.Pull(context.Background(), refs, PullOptions{Platform: amd64, Mirrors: mirrors, Workers: 3}); err != nil {
+		t.Fatal(err)
+	}
+	after := reg.BlobGets()
+	fetched := 0
+	for digest, n := range after {
+		switch {
+		case kept[digest] && n != before[digest]:
+			t.Errorf("blob %s was whole in the cache and was fetched again (%d GETs, %d before)", digest, n, before[digest])
+		case !kept[digest] && n > before[digest]:
+			fetched++
+		}
+	}
+	if fetched == 0 {
+		t.Errorf("the second pull fetched nothing: the interrupt left no work, the test proves nothing")
+	}
+	t.Logf("%d blobs finished before the interrupt were not fetched again; %d missing ones were", finished, fetched)
+	if cov, err := c.Cover(refs, amd64); err != nil || len(cov.Missing) > 0 {
+		t.Errorf("cover after the resumed pull: %+v, %v", cov, err)
 	}
 }
