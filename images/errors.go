@@ -8,13 +8,16 @@ import (
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
-// writeError classifies a failed write into the cache: no room on the disk (or over a quota or a
-// file size limit) is CACHE_NO_SPACE, anything else a cache that cannot be written.
+// writeError says why the cache cannot be written, as chartmod does for the chart cache
+// (CACHE_UNWRITABLE): no room on the disk (or over a quota or a file size limit), or anything else.
+// Every file appears in the cache whole, through a rename, so what it holds stays usable.
 func writeError(err error, path string) error {
 	if isNoSpace(err) {
-		return reason.Wrap(reason.CacheNoSpace, err, "", "no room left to write %s", path)
+		return reason.Wrap(reason.CacheUnwritable, err,
+			"Free disk space (or point XDG_CACHE_HOME at a larger disk), then run the command again: what is in the cache stays usable.",
+			"no room left to write %s", path)
 	}
-	return reason.Wrap(reason.Internal, err, "Check the permissions of svcgraph's cache directory.", "cannot write %s", path)
+	return reason.Wrap(reason.CacheUnwritable, err, "", "cannot write %s", path)
 }
 
 func isNoSpace(err error) bool {

@@ -53,8 +53,7 @@ var (
 	ImageNotOnNode     = Kind{ID: "IMAGE_NOT_ON_NODE", ExitCode: 73, Advice: "minikube did not load these images (it does not always say so): run `minikube image load` yourself, or `svcgraph prepare` again if the cache is damaged."}
 	BundleInvalid      = Kind{ID: "BUNDLE_INVALID", ExitCode: 74, Advice: "Copy the bundle again from its source, or make a new one with `svcgraph prepare --bundle FILE`. Nothing was imported."}
 	BundlePlatform     = Kind{ID: "BUNDLE_WRONG_PLATFORM", ExitCode: 75, Advice: "Make a bundle for this machine's platform with `svcgraph prepare --bundle FILE --platform …`, or import this one with the --platform it was made for. Nothing was imported."}
-	CacheNoSpace       = Kind{ID: "CACHE_NO_SPACE", ExitCode: 76, Advice: "Free disk space (or point XDG_CACHE_HOME at a larger disk), then run the command again: what is in the cache stays usable."}
-	Interrupted        = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run `svcgraph up` again: it picks up where this run stopped."}
+	Interrupted        = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run the same command again: it picks up where this run stopped (`up` where it was, `prepare` with the blobs it has)."}
 )
 
 // Kinds lists every kind, for documentation and for tests that keep exit codes unique.
@@ -63,7 +62,7 @@ var Kinds = []Kind{Internal, Usage, MissingBinary, OldBinary, HostMemory, Miniku
 	ChartDigest, ChartLayout, ChartCheck, BadValues, CacheUnwritable, Cluster, Install, PodsNotReady,
 	Uninstall, NotInstalled, ClusterTooSmall, PortInUse, Forward, GraphEmpty, PromUnreachable,
 	OfflineNotPrepared, ImagePull, ImageLoad, ImageNotOnNode, BundleInvalid, BundlePlatform,
-	CacheNoSpace, Interrupted}
+	Interrupted}
 
 // Error is a failure of a known kind.
 type Error struct {
