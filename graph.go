@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -89,12 +88,8 @@ func doctorAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Output == "json" {
-		if err := json.NewEncoder(c.App.Writer).Encode(rep); err != nil {
-			return err
-		}
-	} else {
-		rep.WriteText(c.App.Writer)
+	if err := printReport(c, cfg, rep); err != nil {
+		return err
 	}
 	return rep.Err()
 }

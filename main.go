@@ -166,7 +166,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:   "status",
 				Usage:  "show the minikube profile, the release, pod readiness, the background forwarder and whether `up --offline` could run",
 				Flags:  concat(globalFlags(), chartFlags()),
-				Action: status,
+				Action: reportAction(steps.Status),
 			},
 			{
 				Name:   "images",
@@ -205,7 +205,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:   "versions",
 				Usage:  "list the chart versions svcgraph installs, the tested pairs, and what the repositories offer",
 				Flags:  concat(globalFlags(), repoFlags()),
-				Action: versions,
+				Action: reportAction(steps.Versions),
 			},
 			{
 				Name:  "version",
@@ -391,15 +391,10 @@ func up(c *cli.Context) error {
 	return s.Hold(c.Context)
 }
 
-func status(c *cli.Context) error {
-	cfg, err := config(c)
-	if err != nil {
-		return err
-	}
-	rep, err := steps.Status(c.Context, newSession(cfg))
-	if err != nil {
-		return err
-	}
+// textReport is what a read-only command finds: printed as JSON with -o json, else as its text.
+type textReport interface{ WriteText(io.Writer) }
+
+func printReport(c *cli.Context, cfg steps.Config, rep textReport) error {
 	if cfg.Output == "json" {
 		return json.NewEncoder(c.App.Writer).Encode(rep)
 	}
@@ -407,20 +402,19 @@ func status(c *cli.Context) error {
 	return nil
 }
 
-func versions(c *cli.Context) error {
-	cfg, err := config(c)
-	if err != nil {
-		return err
+// reportAction is the action of a command that finds one report and prints it (status, versions).
+func reportAction[R textReport](find func(context.Context, *steps.Session) (R, error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		cfg, err := config(c)
+		if err != nil {
+			return err
+		}
+		rep, err := find(c.Context, newSession(cfg))
+		if err != nil {
+			return err
+		}
+		return printReport(c, cfg, rep)
 	}
-	rep, err := steps.Versions(c.Context, newSession(cfg))
-	if err != nil {
-		return err
-	}
-	if cfg.Output == "json" {
-		return json.NewEncoder(c.App.Writer).Encode(rep)
-	}
-	rep.WriteText(c.App.Writer)
-	return nil
 }
 
 // runOnStderr runs a plan whose command prints its answer on stdout: progress goes to stderr,

@@ -36,7 +36,8 @@ func extendedRepos(t *testing.T) *chartrepo.Server {
 func TestRenderLatestAndUntestedPair(t *testing.T) {
 	isolated(t)
 	srv := extendedRepos(t)
-	args := []string{"render", "--check-only", "--demo-version", "latest", "--tempo-version", "2.26.3",
+	// The newest demo needs more than minikube's default 8G (the budget check says so): 12G.
+	args := []string{"render", "--check-only", "--memory", "12G", "--demo-version", "latest", "--tempo-version", "2.26.3",
 		"--demo-repo", srv.RepoURL("open-telemetry"), "--tempo-repo", srv.RepoURL("grafana-community")}
 	out, code := run(t, args...)
 	want := "opentelemetry-demo 0.41.0 (latest) + tempo-distributed 2.26.3, untested pair, 10 checks passed"

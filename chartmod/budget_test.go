@@ -89,12 +89,12 @@ func droppedComponents(t *testing.T, s *spec) []string {
 		t.Fatal(err)
 	}
 	var out []string
-	if get(v, "opensearch", "enabled") == false {
+	if Field(v, "opensearch", "enabled") == false {
 		out = append(out, "opensearch")
 	}
 	comps, _ := v["components"].(map[string]any)
 	for name, c := range comps {
-		if get(c, "enabled") == false {
+		if Field(c, "enabled") == false {
 			out = append(out, name)
 		}
 	}

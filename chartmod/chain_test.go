@@ -58,7 +58,7 @@ func TestChainEveryPairAndRelease(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if got := get(cfg, "ingest", "kafka", "address"); got != n.KafkaAddress {
+					if got := Field(cfg, "ingest", "kafka", "address"); got != n.KafkaAddress {
 						t.Errorf("tempo.yaml ingest.kafka.address = %v, want %s", got, n.KafkaAddress)
 					}
 					if r.Find("Service", release+"-kafka") == nil && r.Find("Service", "kafka") == nil {

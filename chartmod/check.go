@@ -86,8 +86,9 @@ func fail(check, object, format string, args ...any) Result {
 	return Result{check, object, false, fmt.Sprintf(format, args...)}
 }
 
-// get walks maps by keys; nil when any step is missing.
-func get(v any, path ...string) any {
+// Field walks decoded YAML or JSON maps by keys: nil when any key is missing or any step is
+// not a map. Other packages read rendered objects with it too.
+func Field(v any, path ...string) any {
 	for _, k := range path {
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -114,10 +115,10 @@ type servicePort struct {
 
 func servicePorts(o *Object) []servicePort {
 	var ps []servicePort
-	l, _ := get(o.Fields, "spec", "ports").([]any)
+	l, _ := Field(o.Fields, "spec", "ports").([]any)
 	for _, p := range l {
-		name, _ := get(p, "name").(string)
-		port, _ := get(p, "port").(float64)
+		name, _ := Field(p, "name").(string)
+		port, _ := Field(p, "port").(float64)
 		ps = append(ps, servicePort{name, int(port)})
 	}
 	return ps
@@ -145,7 +146,7 @@ func configMapYAML(r *Rendered, name, key string) (map[string]any, string, error
 	if cm == nil {
 		return nil, "", fmt.Errorf("no such ConfigMap was rendered")
 	}
-	text, ok := get(cm.Fields, "data", key).(string)
+	text, ok := Field(cm.Fields, "data", key).(string)
 	if !ok {
 		return nil, "", fmt.Errorf("no key %s", key)
 	}
@@ -167,7 +168,7 @@ func checkDistributor(r *Rendered) Result {
 		return fail(res.Check, "ConfigMap/"+n.TempoConfigMap, "%v", err)
 	}
 	want := fmt.Sprintf("0.0.0.0:%d", n.TempoDistributorOTLPPort)
-	if got := get(cfg, "distributor", "receivers", "otlp", "protocols", "grpc", "endpoint"); got != want {
+	if got := Field(cfg, "distributor", "receivers", "otlp", "protocols", "grpc", "endpoint"); got != want {
 		return fail(res.Check, "ConfigMap/"+n.TempoConfigMap, "distributor OTLP gRPC endpoint is %v, want %s", got, want)
 	}
 	return pass(res.Check, res.Object, "%s, receiver on %s", res.Detail, want)
@@ -194,23 +195,23 @@ func checkCollector(r *Rendered) Result {
 		return fail(check, obj, "%v", err)
 	}
 	want := fmt.Sprintf("%s:%d", n.TempoDistributorService, n.TempoDistributorOTLPPort)
-	ep, _ := get(cfg, "exporters", s.TempoExporter, "endpoint").(string)
+	ep, _ := Field(cfg, "exporters", s.TempoExporter, "endpoint").(string)
 	if ep != want {
 		return fail(check, obj, "exporter %s has endpoint %q, want %q", s.TempoExporter, ep, want)
 	}
-	traces := strs(get(cfg, "service", "pipelines", "traces", "exporters"))
+	traces := strs(Field(cfg, "service", "pipelines", "traces", "exporters"))
 	for _, e := range []string{s.TempoExporter, s.JaegerExporter, s.SpanConnector} {
 		if !slices.Contains(traces, e) {
 			return fail(check, obj, "traces exporters %v lack %s", traces, e)
 		}
 	}
 	var asExporter, asReceiver []string
-	pipelines, _ := get(cfg, "service", "pipelines").(map[string]any)
+	pipelines, _ := Field(cfg, "service", "pipelines").(map[string]any)
 	for _, p := range pipelines {
-		asExporter = append(asExporter, strs(get(p, "exporters"))...)
-		asReceiver = append(asReceiver, strs(get(p, "receivers"))...)
+		asExporter = append(asExporter, strs(Field(p, "exporters"))...)
+		asReceiver = append(asReceiver, strs(Field(p, "receivers"))...)
 	}
-	connectors, _ := get(cfg, "connectors").(map[string]any)
+	connectors, _ := Field(cfg, "connectors").(map[string]any)
 	for _, name := range sortedKeys(connectors) {
 		inE, inR := slices.Contains(asExporter, name), slices.Contains(asReceiver, name)
 		if inE != inR {
@@ -229,12 +230,12 @@ func checkPrometheus(r *Rendered) Result {
 		return fail(check, obj, "no such Deployment was rendered")
 	}
 	want := []string{"--" + remoteWriteFlag, "--enable-feature=exemplar-storage", "--" + s.PromOTLPFlag}
-	containers, _ := get(d.Fields, "spec", "template", "spec", "containers").([]any)
+	containers, _ := Field(d.Fields, "spec", "template", "spec", "containers").([]any)
 	var seen [][]string
 	for _, c := range containers {
-		args := strs(get(c, "args"))
+		args := strs(Field(c, "args"))
 		if containsAll(args, want) {
-			return pass(check, obj, "container %v has %v", get(c, "name"), want)
+			return pass(check, obj, "container %v has %v", Field(c, "name"), want)
 		}
 		seen = append(seen, args)
 	}
@@ -277,7 +278,7 @@ func checkGrafana(r *Rendered) Result {
 	if u, err := url.Parse(raw); err != nil || u.Host != want {
 		return fail(check, obj, "tempo datasource url is %q, want host %s", raw, want)
 	}
-	uid := get(tempo, "jsonData", "serviceMap", "datasourceUid")
+	uid := Field(tempo, "jsonData", "serviceMap", "datasourceUid")
 	if promUID == "" || uid != promUID || uid != prometheusDSUID {
 		return fail(check, obj, "serviceMap.datasourceUid is %v, prometheus datasource uid is %q, want both %s", uid, promUID, prometheusDSUID)
 	}
@@ -290,7 +291,7 @@ func grafanaDatasources(r *Rendered) ([]map[string]any, error) {
 	if cm == nil {
 		return nil, fmt.Errorf("no such ConfigMap was rendered")
 	}
-	data, _ := get(cm.Fields, "data").(map[string]any)
+	data, _ := Field(cm.Fields, "data").(map[string]any)
 	var sources []map[string]any
 	for _, key := range sortedKeys(data) {
 		if !strings.HasSuffix(key, ".yaml") && !strings.HasSuffix(key, ".yml") {
@@ -318,7 +319,7 @@ func checkTempoConfig(r *Rendered) Result {
 	if err != nil {
 		return fail(check, obj, "%v", err)
 	}
-	writes, _ := get(cfg, "metrics_generator", "storage", "remote_write").([]any)
+	writes, _ := Field(cfg, "metrics_generator", "storage", "remote_write").([]any)
 	if len(writes) == 0 {
 		return fail(check, obj, "metrics_generator.storage.remote_write is empty")
 	}
@@ -331,7 +332,7 @@ func checkTempoConfig(r *Rendered) Result {
 	}
 	want := net.JoinHostPort(n.PrometheusService, strconv.Itoa(n.PrometheusPort))
 	for _, w := range writes {
-		raw, _ := get(w, "url").(string)
+		raw, _ := Field(w, "url").(string)
 		u, err := url.Parse(raw)
 		if err != nil {
 			u = &url.URL{}
@@ -342,7 +343,7 @@ func checkTempoConfig(r *Rendered) Result {
 		}
 		want = u.Host
 	}
-	procs := processors(get(cfg, "overrides"))
+	procs := processors(Field(cfg, "overrides"))
 	if !slices.Contains(procs, "service-graphs") {
 		return fail(check, obj, "overrides enable metrics-generator processors %v, without service-graphs", procs)
 	}
@@ -362,10 +363,10 @@ func tempoConfig(r *Rendered) (map[string]any, error) {
 // processors finds the metrics-generator processor list in Tempo's overrides: the legacy flat
 // metrics_generator_processors, or defaults.metrics_generator.processors.
 func processors(overrides any) []string {
-	if l := get(overrides, "metrics_generator_processors"); l != nil {
+	if l := Field(overrides, "metrics_generator_processors"); l != nil {
 		return strs(l)
 	}
-	return strs(get(overrides, "defaults", "metrics_generator", "processors"))
+	return strs(Field(overrides, "defaults", "metrics_generator", "processors"))
 }
 
 // checkCondition is check 8 as far as one render can tell: the dependency's condition is a path

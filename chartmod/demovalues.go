@@ -118,9 +118,9 @@ func expectedValues(src []byte, s *spec, exporter *yaml.Node, flagAdded bool, te
 	if err := sigsyaml.Unmarshal(src, &v); err != nil {
 		return nil, err
 	}
-	exporters, ok1 := get(v, "opentelemetry-collector", "config", "exporters").(map[string]any)
-	pipeline, ok2 := get(v, "opentelemetry-collector", "config", "service", "pipelines", "traces").(map[string]any)
-	server, ok3 := get(v, "prometheus", "server").(map[string]any)
+	exporters, ok1 := Field(v, "opentelemetry-collector", "config", "exporters").(map[string]any)
+	pipeline, ok2 := Field(v, "opentelemetry-collector", "config", "service", "pipelines", "traces").(map[string]any)
+	server, ok3 := Field(v, "prometheus", "server").(map[string]any)
 	if !ok1 || !ok2 || !ok3 {
 		return nil, errors.New("values read differently by Helm's YAML reader")
 	}
@@ -136,7 +136,7 @@ func expectedValues(src []byte, s *spec, exporter *yaml.Node, flagAdded bool, te
 		server["extraFlags"] = append(flags, remoteWriteFlag)
 	}
 	if !s.DatasourcesInFiles {
-		file, ok := get(v, "grafana", "datasources", valuesDatasourcesFile).(map[string]any)
+		file, ok := Field(v, "grafana", "datasources", valuesDatasourcesFile).(map[string]any)
 		if !ok {
 			return nil, errors.New("values read differently by Helm's YAML reader")
 		}

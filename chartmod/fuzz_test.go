@@ -119,36 +119,36 @@ func patchProperty(t *testing.T, data []byte, s *spec) {
 	delete(after, TempoChart)
 
 	col := []string{"opentelemetry-collector", "config"}
-	exporters, _ := get(after, append(col, "exporters")...).(map[string]any)
+	exporters, _ := Field(after, append(col, "exporters")...).(map[string]any)
 	if _, ok := exporters[s.TempoExporter]; !ok {
 		t.Fatalf("exporter %s missing", s.TempoExporter)
 	}
 	delete(exporters, s.TempoExporter)
 	tracesPath := append(col, "service", "pipelines", "traces", "exporters")
-	oldTraces := strs(get(before, tracesPath...))
-	newTraces := strs(get(after, tracesPath...))
+	oldTraces := strs(Field(before, tracesPath...))
+	newTraces := strs(Field(after, tracesPath...))
 	j := slices.Index(oldTraces, s.JaegerExporter)
 	want := slices.Insert(slices.Clone(oldTraces), j+1, s.TempoExporter)
 	if !slices.Equal(newTraces, want) {
 		t.Fatalf("traces exporters %v, want %v", newTraces, want)
 	}
-	setIn(after, tracesPath, get(before, tracesPath...))
+	setIn(after, tracesPath, Field(before, tracesPath...))
 
 	flagsPath := []string{"prometheus", "server", "extraFlags"}
-	oldFlags, newFlags := strs(get(before, flagsPath...)), strs(get(after, flagsPath...))
+	oldFlags, newFlags := strs(Field(before, flagsPath...)), strs(Field(after, flagsPath...))
 	if !slices.Contains(newFlags, remoteWriteFlag) || len(newFlags) < len(oldFlags) || !slices.Equal(newFlags[:len(oldFlags)], oldFlags) {
 		t.Fatalf("extraFlags %v, want %v extended by %s", newFlags, oldFlags, remoteWriteFlag)
 	}
-	setIn(after, flagsPath, get(before, flagsPath...))
+	setIn(after, flagsPath, Field(before, flagsPath...))
 
 	if !s.DatasourcesInFiles {
 		dsPath := []string{"grafana", "datasources", valuesDatasourcesFile, "datasources"}
-		oldDS, _ := get(before, dsPath...).([]any)
-		newDS, _ := get(after, dsPath...).([]any)
-		if len(newDS) != len(oldDS)+1 || !reflect.DeepEqual(newDS[:len(oldDS)], oldDS) || get(newDS[len(oldDS)], "type") != "tempo" {
+		oldDS, _ := Field(before, dsPath...).([]any)
+		newDS, _ := Field(after, dsPath...).([]any)
+		if len(newDS) != len(oldDS)+1 || !reflect.DeepEqual(newDS[:len(oldDS)], oldDS) || Field(newDS[len(oldDS)], "type") != "tempo" {
 			t.Fatalf("datasources %v, want %v plus a tempo one", newDS, oldDS)
 		}
-		setIn(after, dsPath, get(before, dsPath...))
+		setIn(after, dsPath, Field(before, dsPath...))
 	}
 	if !reflect.DeepEqual(before, after) {
 		t.Fatalf("the patch changed more than it should:\nbefore %v\nafter  %v", before, after)

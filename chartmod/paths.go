@@ -30,10 +30,10 @@ func (r *Rendered) backend(host string, port int) (string, error) {
 	}
 	var target any
 	found := false
-	ports, _ := get(svc.Fields, "spec", "ports").([]any)
+	ports, _ := Field(svc.Fields, "spec", "ports").([]any)
 	for _, p := range ports {
-		if n, _ := get(p, "port").(float64); int(n) == port {
-			target, found = get(p, "targetPort"), true
+		if n, _ := Field(p, "port").(float64); int(n) == port {
+			target, found = Field(p, "targetPort"), true
 			break
 		}
 	}
@@ -43,18 +43,18 @@ func (r *Rendered) backend(host string, port int) (string, error) {
 	if n, ok := target.(float64); target == nil || ok && n == 0 {
 		target = float64(port) // targetPort defaults to port
 	}
-	selector, _ := get(svc.Fields, "spec", "selector").(map[string]any)
+	selector, _ := Field(svc.Fields, "spec", "selector").(map[string]any)
 	if len(selector) == 0 {
 		return "", fmt.Errorf("Service %s selects no pods", name)
 	}
 	var stopped, portless []string
 	for _, o := range r.Objects {
-		if !slices.Contains(workloadKinds, o.Kind) || !selects(selector, get(o.Fields, "spec", "template", "metadata", "labels")) {
+		if !slices.Contains(workloadKinds, o.Kind) || !selects(selector, Field(o.Fields, "spec", "template", "metadata", "labels")) {
 			continue
 		}
 		obj := o.Kind + "/" + o.Name
 		replicas := 1 // the API's default when the field is left out
-		if n, ok := get(o.Fields, "spec", "replicas").(float64); ok {
+		if n, ok := Field(o.Fields, "spec", "replicas").(float64); ok {
 			replicas = int(n)
 		}
 		switch {
@@ -91,17 +91,17 @@ func selects(selector map[string]any, labels any) bool {
 // exposes says whether a container of the workload's pod template has the port: a number is a
 // containerPort, a string names one.
 func exposes(o Object, target any) bool {
-	containers, _ := get(o.Fields, "spec", "template", "spec", "containers").([]any)
+	containers, _ := Field(o.Fields, "spec", "template", "spec", "containers").([]any)
 	for _, c := range containers {
-		ports, _ := get(c, "ports").([]any)
+		ports, _ := Field(c, "ports").([]any)
 		for _, p := range ports {
 			switch t := target.(type) {
 			case float64:
-				if n, _ := get(p, "containerPort").(float64); n == t {
+				if n, _ := Field(p, "containerPort").(float64); n == t {
 					return true
 				}
 			case string:
-				if get(p, "name") == t {
+				if Field(p, "name") == t {
 					return true
 				}
 			}
@@ -168,7 +168,7 @@ func checkTracePath(r *Rendered) Result {
 	if err != nil {
 		return fail(check, "ConfigMap/"+n.CollectorConfigMap, "%v", err)
 	}
-	ep, _ := get(relay, "exporters", s.TempoExporter, "endpoint").(string)
+	ep, _ := Field(relay, "exporters", s.TempoExporter, "endpoint").(string)
 	hops = append(hops, hop{"the collector's " + s.TempoExporter, ep})
 	cfg, err := tempoConfig(r)
 	if err != nil {
@@ -176,15 +176,15 @@ func checkTracePath(r *Rendered) Result {
 	}
 	// Tempo 2 writes through the ingesters; Tempo 3 through Kafka, which it reads back from.
 	if s.NeedsKafka {
-		kafka, _ := get(cfg, "ingest", "kafka", "address").(string)
+		kafka, _ := Field(cfg, "ingest", "kafka", "address").(string)
 		hops = append(hops, hop{"the distributor's Kafka writes", kafka})
 	} else {
 		hops = append(hops, hop{"the distributor's ingester writes", fmt.Sprintf("%s:%d", n.TempoIngesterService, tempoGRPCPort)})
 	}
 	hops = append(hops, hop{"Tempo's metrics-generator", fmt.Sprintf("%s:%d", n.TempoMetricsGeneratorService, tempoGRPCPort)})
-	writes, _ := get(cfg, "metrics_generator", "storage", "remote_write").([]any)
+	writes, _ := Field(cfg, "metrics_generator", "storage", "remote_write").([]any)
 	for _, w := range writes {
-		raw, _ := get(w, "url").(string)
+		raw, _ := Field(w, "url").(string)
 		hops = append(hops, hop{"the metrics-generator's remote write", hostPort(raw)})
 	}
 	return r.walk(check, hops)
@@ -225,13 +225,13 @@ func appCollectorEndpoints(r *Rendered) []string {
 		if !slices.Contains(workloadKinds, o.Kind) {
 			continue
 		}
-		containers, _ := get(o.Fields, "spec", "template", "spec", "containers").([]any)
+		containers, _ := Field(o.Fields, "spec", "template", "spec", "containers").([]any)
 		for _, c := range containers {
 			env := map[string]string{}
-			list, _ := get(c, "env").([]any)
+			list, _ := Field(c, "env").([]any)
 			for _, e := range list {
-				name, _ := get(e, "name").(string)
-				value, _ := get(e, "value").(string)
+				name, _ := Field(e, "name").(string)
+				value, _ := Field(e, "value").(string)
 				env[name] = value
 			}
 			for _, key := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"} {

@@ -68,7 +68,7 @@ func imageTag(image string) string {
 // isTestHook says whether an object is a Helm test hook: it runs only with `helm test`, never
 // on install, so its images are not part of what `up` runs.
 func isTestHook(fields map[string]any) bool {
-	hooks, _ := get(fields, "metadata", "annotations", "helm.sh/hook").(string)
+	hooks, _ := Field(fields, "metadata", "annotations", "helm.sh/hook").(string)
 	for _, h := range strings.Split(hooks, ",") {
 		if h = strings.TrimSpace(h); h == "test" || h == "test-success" || h == "test-failure" {
 			return true
@@ -83,7 +83,7 @@ func podSpec(kind string, fields map[string]any) map[string]any {
 	if !ok {
 		return nil
 	}
-	spec, _ := get(fields, path...).(map[string]any)
+	spec, _ := Field(fields, path...).(map[string]any)
 	return spec
 }
 

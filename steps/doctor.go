@@ -152,7 +152,7 @@ func podsReady(live *chartmod.Rendered, match func(chartmod.Object) bool) (ready
 		}
 		total++
 		names = append(names, o.Name)
-		conds, _ := getPath(o.Fields, "status", "conditions").([]any)
+		conds, _ := chartmod.Field(o.Fields, "status", "conditions").([]any)
 		for _, c := range conds {
 			m, _ := c.(map[string]any)
 			if m["type"] == "Ready" && m["status"] == "True" {
@@ -163,23 +163,12 @@ func podsReady(live *chartmod.Rendered, match func(chartmod.Object) bool) (ready
 	return ready, total, names
 }
 
-func getPath(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
-}
-
 // mountsConfigMap says whether a pod has a volume from the named ConfigMap.
 func mountsConfigMap(name string) func(chartmod.Object) bool {
 	return func(o chartmod.Object) bool {
-		vols, _ := getPath(o.Fields, "spec", "volumes").([]any)
+		vols, _ := chartmod.Field(o.Fields, "spec", "volumes").([]any)
 		for _, v := range vols {
-			if getPath(v, "configMap", "name") == name {
+			if chartmod.Field(v, "configMap", "name") == name {
 				return true
 			}
 		}
@@ -244,10 +233,10 @@ func (s *Session) recentLogs(ctx context.Context, pod *chartmod.Object) ([]strin
 	// A log the kubelet is slow to serve must not hold up the doctor: it is evidence, not a link.
 	ctx, cancel := context.WithTimeout(ctx, logReadTimeout)
 	defer cancel()
-	containers, _ := getPath(pod.Fields, "spec", "containers").([]any)
+	containers, _ := chartmod.Field(pod.Fields, "spec", "containers").([]any)
 	var lines []string
 	for _, c := range containers {
-		name, _ := getPath(c, "name").(string)
+		name, _ := chartmod.Field(c, "name").(string)
 		since, tail, limit := int64(logWindow/time.Second), int64(logTail), int64(logBytes)
 		opts := &corev1.PodLogOptions{Container: name, SinceSeconds: &since, TailLines: &tail, LimitBytes: &limit}
 		raw, err := k.Clientset().CoreV1().Pods(s.Config.Namespace).GetLogs(pod.Name, opts).DoRaw(ctx)
@@ -284,7 +273,7 @@ func tempoExporter(live *chartmod.Rendered) string {
 	if cm == nil {
 		return ""
 	}
-	relay, _ := getPath(cm.Fields, "data", "relay").(string)
+	relay, _ := chartmod.Field(cm.Fields, "data", "relay").(string)
 	var cfg struct {
 		Exporters map[string]struct {
 			Endpoint string `json:"endpoint"`

@@ -38,7 +38,7 @@ func CollectorOf(r *chartmod.Rendered) (*Collector, error) {
 	if cm == nil {
 		return nil, fmt.Errorf("no ConfigMap %s in the render", name)
 	}
-	relay, _ := dig(cm.Fields, "data", "relay").(string)
+	relay, _ := chartmod.Field(cm.Fields, "data", "relay").(string)
 	if relay == "" {
 		return nil, fmt.Errorf("ConfigMap %s has no key relay", name)
 	}
@@ -46,13 +46,13 @@ func CollectorOf(r *chartmod.Rendered) (*Collector, error) {
 		if o.Kind != "Deployment" && o.Kind != "DaemonSet" && o.Kind != "StatefulSet" {
 			continue
 		}
-		spec := dig(o.Fields, "spec", "template", "spec")
+		spec := chartmod.Field(o.Fields, "spec", "template", "spec")
 		if !mounts(spec, name) {
 			continue
 		}
-		containers, _ := dig(spec, "containers").([]any)
+		containers, _ := chartmod.Field(spec, "containers").([]any)
 		for _, c := range containers {
-			image, _ := dig(c, "image").(string)
+			image, _ := chartmod.Field(c, "image").(string)
 			if !strings.Contains(image, "opentelemetry-collector") {
 				continue
 			}
@@ -61,7 +61,7 @@ func CollectorOf(r *chartmod.Rendered) (*Collector, error) {
 				return nil, fmt.Errorf("%s/%s: collector image %q has no tag", o.Kind, o.Name, image)
 			}
 			col := &Collector{Pair: r.Pair, Config: relay, Version: strings.TrimPrefix(tag, "v"), Object: o.Kind + "/" + o.Name}
-			for _, a := range asList(dig(c, "args")) {
+			for _, a := range asList(chartmod.Field(c, "args")) {
 				col.Args = append(col.Args, fmt.Sprint(a))
 			}
 			return col, nil
@@ -71,23 +71,12 @@ func CollectorOf(r *chartmod.Rendered) (*Collector, error) {
 }
 
 func mounts(podSpec any, configMap string) bool {
-	for _, v := range asList(dig(podSpec, "volumes")) {
-		if dig(v, "configMap", "name") == configMap {
+	for _, v := range asList(chartmod.Field(podSpec, "volumes")) {
+		if chartmod.Field(v, "configMap", "name") == configMap {
 			return true
 		}
 	}
 	return false
-}
-
-func dig(v any, path ...string) any {
-	for _, k := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }

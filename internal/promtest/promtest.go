@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/svcgraph/svcgraph/internal/testenv"
 )
 
 // EnvBinary names the variable with the path of the Prometheus binary.
@@ -42,11 +44,7 @@ func Binary(t testing.TB) string {
 	t.Helper()
 	bin := os.Getenv(EnvBinary)
 	if bin == "" {
-		msg := "SKIPPED: no Prometheus for the tests; run scripts/test, or export " + EnvBinary + "=$(scripts/prometheus) and then go test"
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but " + msg)
-		}
-		t.Skip("\n" + strings.Repeat("!", 80) + "\n" + msg + "\n" + strings.Repeat("!", 80))
+		testenv.Missing(t, "no Prometheus for the tests; run scripts/test, or export "+EnvBinary+"=$(scripts/prometheus) and then go test")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s=%s: %v (scripts/prometheus prints a working path)", EnvBinary, bin, err)

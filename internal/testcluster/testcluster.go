@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/svcgraph/svcgraph/internal/testcluster/harness"
+	"github.com/svcgraph/svcgraph/internal/testenv"
 )
 
 // EnvKubeconfig names the variable `scripts/testcluster up` exports with the harness's admin
@@ -133,12 +134,8 @@ func Require(t testing.TB) *Cluster {
 	t.Helper()
 	kubeconfig := os.Getenv(EnvKubeconfig)
 	if kubeconfig == "" {
-		msg := "SKIPPED: no loopback cluster; run scripts/test, or eval \"$(scripts/testcluster up)\" and then go test (" +
-			EnvKubeconfig + " is not set)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but " + msg)
-		}
-		t.Skip("\n" + strings.Repeat("!", 80) + "\n" + msg + "\n" + strings.Repeat("!", 80))
+		testenv.Missing(t, "no loopback cluster; run scripts/test, or eval \"$(scripts/testcluster up)\" and then go test ("+
+			EnvKubeconfig+" is not set)")
 	}
 	dir := os.Getenv("SVCGRAPH_TESTCLUSTER_DIR")
 	if dir == "" {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/svcgraph/svcgraph/internal/testenv"
 )
 
 // EnvDir names the variable with the directory scripts/otelcol prints.
@@ -26,11 +28,7 @@ func Dir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv(EnvDir)
 	if dir == "" {
-		msg := "SKIPPED: no OpenTelemetry Collector builds for the tests; run scripts/test, or export " + EnvDir + "=$(scripts/otelcol) and then go test"
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but " + msg)
-		}
-		t.Skip("\n" + strings.Repeat("!", 80) + "\n" + msg + "\n" + strings.Repeat("!", 80))
+		testenv.Missing(t, "no OpenTelemetry Collector builds for the tests; run scripts/test, or export "+EnvDir+"=$(scripts/otelcol) and then go test")
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("%s=%s: %v (scripts/otelcol prints a working directory)", EnvDir, dir, err)
