@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -22,6 +23,7 @@ import (
 	helmcli "helm.sh/helm/v3/pkg/cli"
 
 	"github.com/svcgraph/svcgraph/chartmod"
+	"github.com/svcgraph/svcgraph/images"
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -89,6 +91,22 @@ func sizeFlags() []cli.Flag {
 	}
 }
 
+// offlineFlag makes a command use only svcgraph's cache: `up` and `images` take it.
+func offlineFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "offline", Usage: "no network: charts and images only from svcgraph's cache (fill it with `svcgraph prepare`), every image pulled IfNotPresent", EnvVars: env("offline")}
+}
+
+// prepareFlags are `svcgraph prepare`'s own.
+func prepareFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "platform", Usage: "platform of the minikube nodes the images are for: linux/amd64 or linux/arm64 (default: this machine's)", EnvVars: env("platform")},
+		&cli.StringSliceFlag{Name: "registry-mirror", Usage: "pull REGISTRY's images through a mirror, REGISTRY=URL (repeatable), e.g. docker.io=https://mirror.gcr.io", EnvVars: env("registry-mirror")},
+		&cli.IntFlag{Name: "workers", Value: images.DefaultWorkers, Usage: "image blobs downloaded at once", EnvVars: env("workers")},
+		&cli.StringFlag{Name: "bundle", Usage: "also write the charts and images into this one file, for laptops without a network", EnvVars: env("bundle")},
+		&cli.StringFlag{Name: "from-bundle", Usage: "import a bundle written by `svcgraph prepare --bundle` instead of pulling (no network)", EnvVars: env("from-bundle")},
+	}
+}
+
 func forwardFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "port", Value: 8080, Usage: "local port for the frontend proxy (webstore, Grafana, Jaeger)", EnvVars: env("port")},
@@ -107,6 +125,7 @@ func upFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "graph-timeout", Value: steps.DefaultGraphTimeout, Usage: "how long up waits for the service graph before it runs the doctor", EnvVars: env("graph-timeout")},
 		// --verify was the opt-in before the check became the default; kept so old scripts still run.
 		&cli.BoolFlag{Name: "verify", Hidden: true, Usage: "no effect: up verifies the service graph unless --no-verify"},
+		offlineFlag(),
 	})
 }
 
@@ -153,9 +172,24 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 			{
 				Name:   "status",
-				Usage:  "show the cluster (minikube profile, or the kind of cluster --context names), the release, pod readiness and the background forwarder",
-				Flags:  globalFlags(),
+				Usage:  "show the cluster (minikube profile, or the kind of cluster --context names), the release, pod readiness, the background forwarder and whether `up --offline` could run",
+				Flags:  concat(globalFlags(), chartFlags()),
 				Action: reportAction(steps.Status),
+			},
+			{
+				Name:   "images",
+				Usage:  "list every container image the release runs, with its pull policy (from the rendered charts; no cluster)",
+				Flags:  concat(globalFlags(), chartFlags(), []cli.Flag{offlineFlag()}),
+				Action: listImages,
+			},
+			{
+				Name:  "prepare",
+				Usage: "pull the charts and every image into svcgraph's cache (or a bundle), so `up --offline` needs no network",
+				Flags: concat(globalFlags(), chartFlags(), prepareFlags()),
+				Action: func(c *cli.Context) error {
+					_, err := runPlan(c, steps.PreparePlan)
+					return err
+				},
 			},
 			{
 				Name:  "render",
@@ -213,34 +247,44 @@ func withUsageErrors(cmds []*cli.Command) []*cli.Command {
 // config turns the flags of the running command into one Config.
 func config(c *cli.Context) (steps.Config, error) {
 	cfg := steps.Config{
-		Kubeconfig:     c.String("kubeconfig"),
-		Profile:        c.String("profile"),
-		Context:        c.String("context"),
-		Namespace:      c.String("namespace"),
-		Release:        c.String("release"),
-		Verbose:        c.Bool("verbose"),
-		RequestTimeout: c.Duration("request-timeout"),
-		CPUs:           c.Int("cpus"),
-		Driver:         c.String("driver"),
-		StorageClass:   c.String("storage-class"),
-		DemoVersion:    c.String("demo-version"),
-		TempoVersion:   c.String("tempo-version"),
-		DemoRepo:       c.String("demo-repo"),
-		TempoRepo:      c.String("tempo-repo"),
-		ValuesFiles:    c.StringSlice("values"),
-		SetValues:      c.StringSlice("set"),
-		Timeout:        c.Duration("timeout"),
-		Address:        c.String("address"),
-		Port:           c.Int("port"),
-		Detach:         c.Bool("detach"),
-		NoForward:      c.Bool("no-forward"),
-		NoVerify:       c.Bool("no-verify"),
-		GraphTimeout:   c.Duration("graph-timeout"),
-		StopCluster:    c.Bool("stop"),
-		Preset:         c.String("preset"),
-		CheckOnly:      c.Bool("check-only"),
-		PurgeCluster:   c.Bool("purge"),
-		Helm:           helmcli.New(),
+		Kubeconfig:      c.String("kubeconfig"),
+		Profile:         c.String("profile"),
+		Context:         c.String("context"),
+		Namespace:       c.String("namespace"),
+		Release:         c.String("release"),
+		Verbose:         c.Bool("verbose"),
+		RequestTimeout:  c.Duration("request-timeout"),
+		CPUs:            c.Int("cpus"),
+		Driver:          c.String("driver"),
+		StorageClass:    c.String("storage-class"),
+		DemoVersion:     c.String("demo-version"),
+		TempoVersion:    c.String("tempo-version"),
+		DemoRepo:        c.String("demo-repo"),
+		TempoRepo:       c.String("tempo-repo"),
+		ValuesFiles:     c.StringSlice("values"),
+		SetValues:       c.StringSlice("set"),
+		Timeout:         c.Duration("timeout"),
+		Address:         c.String("address"),
+		Port:            c.Int("port"),
+		Detach:          c.Bool("detach"),
+		NoForward:       c.Bool("no-forward"),
+		NoVerify:        c.Bool("no-verify"),
+		GraphTimeout:    c.Duration("graph-timeout"),
+		StopCluster:     c.Bool("stop"),
+		Preset:          c.String("preset"),
+		CheckOnly:       c.Bool("check-only"),
+		PurgeCluster:    c.Bool("purge"),
+		Helm:            helmcli.New(),
+		Offline:         c.Bool("offline"),
+		Platform:        c.String("platform"),
+		RegistryMirrors: c.StringSlice("registry-mirror"),
+		Workers:         c.Int("workers"),
+		Bundle:          c.String("bundle"),
+		FromBundle:      c.String("from-bundle"),
+		Version:         version,
+	}
+	if cfg.Platform == "" {
+		cfg.Platform = images.HostPlatform(runtime.GOARCH).String()
 	}
 	if cfg.Output = c.String("output"); cfg.Output != "text" && cfg.Output != "json" {
 		return cfg, reason.New(reason.Usage, "Use --output text or --output json.", "unknown --output %q", cfg.Output)
@@ -277,6 +321,9 @@ func config(c *cli.Context) (steps.Config, error) {
 	}
 	if hasFlag(c.Command, "port") {
 		checks = append(checks, cfg.ValidatePort, cfg.ValidateAddress)
+	}
+	if hasFlag(c.Command, "workers") {
+		checks = append(checks, cfg.ValidateWorkshop)
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -389,8 +436,9 @@ func reportAction[R textReport](find func(context.Context, *steps.Session) (R, e
 	}
 }
 
-// render prints manifests on stdout; progress goes to stderr so the output can be piped.
-func render(c *cli.Context) error {
+// runOnStderr runs a plan whose command prints its answer on stdout: progress goes to stderr,
+// so the answer can be piped.
+func runOnStderr(c *cli.Context, plan func(steps.Config) steps.Plan) (*steps.Session, *steps.Runner, error) {
 	r := runner(c)
 	r.Out = c.App.ErrWriter
 	if r.Mode == steps.Terminal {
@@ -399,11 +447,20 @@ func render(c *cli.Context) error {
 	cfg, err := config(c)
 	if err != nil {
 		r.Failure(err)
-		return reported{err}
+		return nil, r, reported{err}
 	}
 	s := newSession(cfg)
-	if err := r.Run(c.Context, steps.RenderPlan(cfg), s); err != nil {
-		return reported{err}
+	if err := r.Run(c.Context, plan(cfg), s); err != nil {
+		return s, r, reported{err}
+	}
+	return s, r, nil
+}
+
+// render prints manifests on stdout.
+func render(c *cli.Context) error {
+	s, _, err := runOnStderr(c, steps.RenderPlan)
+	if err != nil {
+		return err
 	}
 	if c.Bool("check-only") {
 		fmt.Fprint(c.App.Writer, s.Checks.String())
@@ -412,6 +469,33 @@ func render(c *cli.Context) error {
 	}
 	fmt.Fprint(c.App.Writer, s.Rendered.Manifest)
 	return nil
+}
+
+// listImages prints the release's images on stdout (a table, or JSON with -o json); progress
+// goes to stderr so the list can be piped.
+func listImages(c *cli.Context) error {
+	s, r, err := runOnStderr(c, steps.ImagesPlan)
+	if err != nil {
+		return err
+	}
+	list, err := images.List(s.Rendered)
+	if err != nil {
+		r.Failure(err)
+		return reported{err}
+	}
+	if c.String("output") == "json" {
+		return json.NewEncoder(c.App.Writer).Encode(list)
+	}
+	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "IMAGE\tPULL POLICY\tUSED BY")
+	for _, img := range list {
+		used := img.UsedBy[0]
+		if n := len(img.UsedBy) - 1; n > 0 {
+			used += fmt.Sprintf(" and %d more", n)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", img.Ref, img.PullPolicy, used)
+	}
+	return w.Flush()
 }
 
 func forward(c *cli.Context) error {

@@ -68,6 +68,9 @@ func Check(r *Rendered) Report {
 	checks := []func(*Rendered) Result{checkDistributor, checkQueryFrontend, checkCollector,
 		checkPrometheus, checkGrafana, checkTempoConfig, checkFrontendProxy, checkCondition,
 		checkTracePath, checkQueryPath}
+	if r.offline {
+		checks = append(checks, checkPullPolicy)
+	}
 	var rep Report
 	for _, c := range checks {
 		rep.Results = append(rep.Results, c(r))

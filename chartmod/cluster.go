@@ -21,7 +21,7 @@ func (r *Rendered) Kinds() []ObjectKind {
 	seen := map[ObjectKind]bool{}
 	var out []ObjectKind
 	for _, o := range r.Objects {
-		if isTestHook(o) {
+		if isTestHook(o.Fields) {
 			continue
 		}
 		api, _ := o.Fields["apiVersion"].(string)
@@ -38,16 +38,6 @@ func (r *Rendered) Kinds() []ObjectKind {
 		return out[i].APIVersion < out[j].APIVersion
 	})
 	return out
-}
-
-func isTestHook(o Object) bool {
-	hook, _ := Field(o.Fields, "metadata", "annotations", "helm.sh/hook").(string)
-	for _, h := range strings.Split(hook, ",") {
-		if strings.HasPrefix(strings.TrimSpace(h), "test") {
-			return true
-		}
-	}
-	return false
 }
 
 // KubeVersionNeed is the kubeVersion constraint of one chart in the release.

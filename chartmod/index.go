@@ -115,9 +115,19 @@ func (f *fetcher) pin(ctx context.Context, o Options, repoURL, chartName, versio
 	if version != Latest {
 		return version, nil
 	}
-	idx, err := f.index(ctx, o, repoURL)
-	if err != nil {
-		return "", err
+	var idx *repo.IndexFile
+	if o.Offline {
+		// The index the last online run kept: "latest" is what prepare pulled.
+		cached, _, ok := cachedIndex(o.CacheDir, repoURL)
+		if !ok {
+			return "", notCached(chartName, version, repoURL)
+		}
+		idx = cached
+	} else {
+		var err error
+		if idx, err = f.index(ctx, o, repoURL); err != nil {
+			return "", err
+		}
 	}
 	vs := offered(idx, chartName, covered)
 	if len(vs) == 0 {

@@ -31,9 +31,12 @@ type Options struct {
 	KubeVersion               string           // for the client-only render; "" = DefaultKubeVersion
 	Preset                    string           // PresetFull or PresetLite, laid under the user's values; "" = full
 	Storage                   Storage          // where Tempo's claims go, laid over the user's values
-	Progress                  func(msg string) // the running step's live detail
-	Detail                    func(msg string) // a line shown with -v (which repository entry is used)
-	Warn                      func(msg string) // a line always shown (a cache that cannot be written)
+	// Offline: charts only from the cache, and a release that never pulls an image the node has
+	// (every pull policy IfNotPresent, see offline.go).
+	Offline  bool
+	Progress func(msg string) // the running step's live detail
+	Detail   func(msg string) // a line shown with -v (which repository entry is used)
+	Warn     func(msg string) // a line always shown (a cache that cannot be written)
 }
 
 func (o Options) withDefaults() Options {

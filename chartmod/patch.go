@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/postrender"
 
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
@@ -30,6 +31,8 @@ type Patched struct {
 	Hash  string
 	Names Names
 	Pair  Pair
+	// PostRenderer is set for an offline release (Options.Offline): install and render apply it.
+	PostRenderer postrender.PostRenderer
 
 	spec *spec
 }
@@ -76,8 +79,12 @@ func Patch(ctx context.Context, p *Pulled, o Options) (*Patched, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Patched{Chart: c, Values: user, Hash: hash, Names: s.Names,
-		Pair: Pair{o.DemoVersion, o.TempoVersion}, spec: s}, nil
+	patched := &Patched{Chart: c, Values: user, Hash: hash, Names: s.Names,
+		Pair: Pair{o.DemoVersion, o.TempoVersion}, spec: s}
+	if o.Offline {
+		patched.offline()
+	}
+	return patched, nil
 }
 
 // ChartCopy returns a copy of Chart that Helm may change freely.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,9 +59,8 @@ func Pull(ctx context.Context, o Options) (*Pulled, error) {
 }
 
 func pullOne(ctx context.Context, o Options, f *fetcher, repoURL, name, version string) (*chart.Chart, string, string, error) {
-	dir := repoCacheDir(o.CacheDir, repoURL)
-	file := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", name, version))
-	digestFile := file + ".sha256"
+	file := packageFile(o.CacheDir, repoURL, name, version)
+	dir, digestFile := filepath.Dir(file), file+".sha256"
 
 	if data, digest, ok := cached(file, digestFile); ok {
 		c, err := loadPackage(data, file, name, version)
@@ -74,6 +72,9 @@ func pullOne(ctx context.Context, o Options, f *fetcher, repoURL, name, version 
 		// the repository has since replaced): pulled again rather than failing every run.
 		o.detail("cached %s %s is unusable (%v); pulling it again", name, version, err)
 		_ = os.Remove(digestFile)
+	}
+	if o.Offline {
+		return nil, "", "", notCached(name, version, repoURL)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, "", "", err

@@ -28,6 +28,7 @@ type Rendered struct {
 
 	spec      *spec
 	condition string // the tempo dependency's condition in the patched Chart.yaml
+	offline   bool   // rendered with the offline post-renderer: the pull-policy check applies
 	switchSet bool   // whether the chart's values hold a boolean at the condition path
 }
 
@@ -43,7 +44,7 @@ func Render(p *Patched, o Options) (*Rendered, error) {
 	if err != nil {
 		return nil, reason.Wrap(reason.Usage, err, "Pass a Kubernetes version like v1.34.0.", "invalid Kubernetes version %q", o.KubeVersion)
 	}
-	r := &Rendered{Names: p.Names, Pair: p.Pair, spec: p.spec}
+	r := &Rendered{Names: p.Names, Pair: p.Pair, spec: p.spec, offline: p.PostRenderer != nil}
 	key := renderKey(p, o, kube)
 	hit := false
 	if manifest, ok := cachedRender(o.CacheDir, key); ok {
@@ -78,6 +79,7 @@ func helmRender(p *Patched, o Options, kube *chartutil.KubeVersion) (string, err
 	inst.DryRun, inst.ClientOnly, inst.Replace = true, true, true
 	inst.ReleaseName, inst.Namespace = o.Release, o.Namespace
 	inst.KubeVersion = kube
+	inst.PostRenderer = p.PostRenderer
 	// Helm's dependency processing rewrites the chart and values in place: render copies.
 	rel, err := inst.Run(p.ChartCopy(), deepCopy(p.Values).(map[string]any))
 	if err != nil {

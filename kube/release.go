@@ -11,6 +11,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/postrender"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +29,9 @@ type ReleaseSpec struct {
 	Values  map[string]any
 	Hash    string        // identifies Chart+Values; an equal hash on the release means "nothing to do"
 	Timeout time.Duration // for Helm hooks; Apply itself does not wait for pods
+	// PostRenderer rewrites the rendered manifests before they are applied (up --offline's pull
+	// policies); nil for none.
+	PostRenderer postrender.PostRenderer
 }
 
 // What Apply did, in words the user sees.
@@ -215,6 +219,7 @@ func (c *Client) install(ctx context.Context, s ReleaseSpec, act string) (Releas
 	in.Namespace = c.opts.Namespace
 	in.Timeout = s.Timeout
 	in.Labels = specLabels(s)
+	in.PostRenderer = s.PostRenderer
 	rel, err := in.RunWithContext(ctx, s.Chart, s.Values)
 	if err != nil {
 		return ReleaseResult{}, c.helmError(ctx, err, "installing", s.Name)
@@ -227,6 +232,7 @@ func (c *Client) upgrade(ctx context.Context, s ReleaseSpec, act string) (Releas
 	up.Namespace = c.opts.Namespace
 	up.Timeout = s.Timeout
 	up.Labels = specLabels(s)
+	up.PostRenderer = s.PostRenderer
 	up.ResetValues = true // the spec's values are the whole truth, not a patch on the last ones
 	up.MaxHistory = 10    // as the helm CLI does by default, so Secrets do not pile up
 	rel, err := up.RunWithContext(ctx, s.Name, s.Chart, s.Values)

@@ -17,6 +17,7 @@ func (c Config) ChartOptions() chartmod.Options {
 		ValuesFiles: c.ValuesFiles, SetValues: c.SetValues,
 		CacheDir: c.CacheDir, Helm: c.Helm, KubeVersion: c.KubeVersion, Preset: c.Preset,
 		Storage: chartmod.Storage{Class: c.StorageClass},
+		Offline: c.Offline,
 	}
 }
 

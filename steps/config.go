@@ -62,6 +62,15 @@ type Config struct {
 	// down
 	StopCluster  bool
 	PurgeCluster bool
+
+	// workshop mode: images, prepare, up --offline (workshop.go)
+	Offline         bool     // charts and images only from the cache; the release never pulls
+	Platform        string   // the minikube node's platform: linux/amd64 or linux/arm64
+	RegistryMirrors []string // REGISTRY=URL: pull through URL instead of REGISTRY
+	Workers         int      // blobs prepare fetches at once
+	Bundle          string   // prepare: write the charts and images into this bundle file
+	FromBundle      string   // prepare: import this bundle instead of pulling
+	Version         string   // svcgraph's version, recorded in bundles
 }
 
 // ValidateSize refuses a minikube size minikube would refuse, before anything runs (`up`).

@@ -25,7 +25,7 @@ func (Install) Run(ctx context.Context, s *Session) error {
 	s.Progress(fmt.Sprintf("release %s in namespace %s", s.Config.Release, s.Config.Namespace))
 	res, err := k.Apply(ctx, kube.ReleaseSpec{
 		Name: s.Config.Release, Chart: s.Patched.ChartCopy(), Values: s.Patched.Values,
-		Hash: s.Patched.Hash, Timeout: s.Config.Timeout,
+		Hash: s.Patched.Hash, Timeout: s.Config.Timeout, PostRenderer: s.Patched.PostRenderer,
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,9 @@ func UpPlan(c Config) Plan {
 	if !c.NoVerify {
 		p = append(p, VerifyGraph{})
 	}
+	if c.Offline {
+		p = offline(p)
+	}
 	return p
 }
 

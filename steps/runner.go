@@ -41,6 +41,9 @@ type Runner struct {
 	mu   sync.Mutex
 	spin *spinner.Spinner
 	cur  Step
+
+	transferStep  Step // the step whose transfer started at transferStart (for the rate)
+	transferStart time.Time
 }
 
 // Event is one line of --output json.
@@ -55,6 +58,8 @@ type Event struct {
 	Advice    string `json:"advice,omitempty"`
 	// Details is a step's result for machines (step_finished), e.g. the chart versions used.
 	Details any `json:"details,omitempty"`
+	// Transfer is a step_progress's byte counts, for steps that move images.
+	Transfer *Transfer `json:"transfer,omitempty"`
 }
 
 func (r *Runner) now() time.Time {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/svcgraph/svcgraph/chartmod"
+	"github.com/svcgraph/svcgraph/images"
 	"github.com/svcgraph/svcgraph/internal/execx"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/kube"
@@ -30,6 +31,8 @@ type Session struct {
 	Checks        chartmod.Report
 	Budget        string          // the budget step's outcome when the release fits
 	Forwarder     *kube.Forwarder // set when up forwards in the foreground
+	Images        []images.Image  // the release's images (workshop mode), from the render
+	Cached        []images.Entry  // their entries in the image cache, in the same order
 	detached      bool            // a background forwarder serves the port
 	warnedExposed bool            // the warning about a non-loopback --address was given
 

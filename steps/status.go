@@ -20,6 +20,8 @@ type StatusReport struct {
 	PodsTotal     int           `json:"podsTotal"`
 	Forward       string        `json:"forward,omitempty"` // URL of a background forwarder
 	Nodes         []NodeStatus  `json:"nodes,omitempty"`
+	// Offline says whether the cache holds everything `up --offline` needs (workshop.go).
+	Offline *OfflineStatus `json:"offline"`
 }
 
 // NodeStatus is one node's allocatable CPU and memory and what all its pods request.
@@ -34,7 +36,7 @@ type NodeStatus struct {
 // report.
 func Status(ctx context.Context, s *Session) (StatusReport, error) {
 	c := s.Config
-	r := StatusReport{Namespace: c.Namespace, Release: c.Release}
+	r := StatusReport{Namespace: c.Namespace, Release: c.Release, Offline: offlineStatus(ctx, s)}
 	cl, reachable, err := s.target().status(ctx, s)
 	r.Cluster = cl
 	if err != nil {
@@ -87,6 +89,7 @@ func (r StatusReport) WriteText(w io.Writer) {
 		fmt.Sprintf("release %s in %s: %s", r.Release, r.Namespace, release),
 		fmt.Sprintf("pods: %d/%d ready", r.PodsReady, r.PodsTotal),
 		"forward: " + forward,
+		r.Offline.text(),
 	}
 	for _, n := range r.Nodes {
 		lines = append(lines, fmt.Sprintf("node %s: memory %s of %s requested, CPU %s of %s", n.Name,

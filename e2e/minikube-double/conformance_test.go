@@ -199,7 +199,7 @@ func compare(r, d minikubetest.Result, real, double *minikubetest.Sandbox) strin
 	case rok != dok:
 		return fmt.Sprintf("minikube gave a reason: %v, the double: %v", rok, dok)
 	case rok:
-		rm, dm := normalise(firstLine(re.Message), real), normalise(firstLine(de.Message), double)
+		rm, dm := normaliseOutput(firstLine(re.Message), real), normaliseOutput(firstLine(de.Message), double)
 		if re.ID != de.ID || rm != dm || re.Suggestion != de.Suggestion {
 			return fmt.Sprintf("reason %s: %q (suggestion %q), the double's %s: %q (suggestion %q)", re.ID, rm, re.Suggestion, de.ID, dm, de.Suggestion)
 		}
@@ -217,8 +217,8 @@ func compare(r, d minikubetest.Result, real, double *minikubetest.Sandbox) strin
 	return ""
 }
 
-// normalise replaces the sandbox's directory, which appears in some messages.
-func normalise(s string, sb *minikubetest.Sandbox) string {
+// normaliseOutput replaces the sandbox's directory, which appears in some messages.
+func normaliseOutput(s string, sb *minikubetest.Sandbox) string {
 	return strings.ReplaceAll(s, sb.Dir, "$SANDBOX")
 }
 

@@ -142,6 +142,9 @@ func parse(argv []string) invocation {
 	if in.command == "profile" && len(in.args) > 0 && in.args[0] == "list" {
 		in.command, in.args = "profile list", in.args[1:]
 	}
+	if in.command == "image" && len(in.args) > 0 {
+		in.command, in.args = "image "+imageCommand(in.args[0]), in.args[1:]
+	}
 	specs, known := commandFlags[in.command]
 	if !known {
 		usageError(fmt.Sprintf("unknown command %q for \"minikube\"", positionals[0]), "Run 'minikube --help' for usage.")
@@ -209,7 +212,7 @@ func lookup(specs []flagSpec, name string, long bool) (flagSpec, bool) {
 const rootHelp = `minikube provisions and manages local Kubernetes clusters optimized for development workflows.
 
 (This is svcgraph's minikube test double: start, status, stop, delete, pause, unpause,
-profile list, version.)
+profile list, image load, image ls, version.)
 `
 
 func main() {
@@ -243,6 +246,10 @@ func main() {
 		pause(p, st, in, true)
 	case "unpause":
 		pause(p, st, in, false)
+	case "image load":
+		imageLoad(p, st, in)
+	case "image ls":
+		imageList(p, st, in)
 	}
 }
 

@@ -101,6 +101,7 @@ func (s store) save(p *Profile) error {
 }
 
 func (s store) remove(name string) error {
+	_ = os.Remove(s.imagesPath(name)) // the node's images go with the profile
 	err := os.Remove(s.path(name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -54,13 +54,20 @@ var (
 	Forward           = Kind{ID: "FORWARD_FAILED", ExitCode: 51}
 	GraphEmpty        = Kind{ID: "GRAPH_EMPTY", ExitCode: 60}
 	PromUnreachable   = Kind{ID: "PROMETHEUS_UNREACHABLE", ExitCode: 61, Advice: "Check that the Prometheus pod is Ready (`svcgraph status`), then try again; `svcgraph doctor` checks the whole pipeline."}
+	// Workshop mode: prepare, bundles and up --offline.
+	OfflineNotPrepared = Kind{ID: "OFFLINE_NOT_PREPARED", ExitCode: 70, Advice: "Run `svcgraph prepare` (with the same chart flags) while you have a network, or import a bundle with `svcgraph prepare --from-bundle FILE`."}
+	ImagePull          = Kind{ID: "IMAGE_PULL_FAILED", ExitCode: 71, Advice: "Check the image's registry (or the --registry-mirror for it) and your network, then run `svcgraph prepare` again: it keeps what it already has."}
+	ImageLoad          = Kind{ID: "IMAGE_LOAD_FAILED", ExitCode: 72, Advice: "Run the `minikube image load` command shown above yourself to see why; `svcgraph up --offline` again loads only what is missing."}
+	ImageNotOnNode     = Kind{ID: "IMAGE_NOT_ON_NODE", ExitCode: 73, Advice: "minikube did not load these images (it does not always say so): run `minikube image load` yourself, or `svcgraph prepare` again if the cache is damaged."}
+	BundleInvalid      = Kind{ID: "BUNDLE_INVALID", ExitCode: 74, Advice: "Copy the bundle again from its source, or make a new one with `svcgraph prepare --bundle FILE`. Nothing was imported."}
+	BundlePlatform     = Kind{ID: "BUNDLE_WRONG_PLATFORM", ExitCode: 75, Advice: "Make a bundle for this machine's platform with `svcgraph prepare --bundle FILE --platform …`, or import this one with the --platform it was made for. Nothing was imported."}
 	// The cluster fits check (before install): when it finds several problems it names them all
 	// and exits with the code of the first in this order.
 	ClusterVersion   = Kind{ID: "CLUSTER_UNSUPPORTED_VERSION", ExitCode: 80, Advice: "Use a cluster whose Kubernetes version the charts accept, or other --demo-version / --tempo-version."}
 	ClusterForbidden = Kind{ID: "CLUSTER_FORBIDDEN", ExitCode: 81, Advice: "Ask the cluster's admin for the permissions listed (the demo creates ClusterRoles and ClusterRoleBindings), or use a context whose user has them."}
 	StorageClass     = Kind{ID: "CLUSTER_STORAGE", ExitCode: 82, Advice: "Name a StorageClass the cluster has with --storage-class (`kubectl get storageclass` lists them), or leave it out."}
 	NamespaceNotOurs = Kind{ID: "NAMESPACE_NOT_OURS", ExitCode: 84, Advice: "Install into a namespace of the demo's own with --namespace NAME; svcgraph down deletes the namespace it created."}
-	Interrupted      = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run `svcgraph up` again: it picks up where this run stopped."}
+	Interrupted      = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run the same command again: it picks up where this run stopped (`up` where it was, `prepare` with the blobs it has)."}
 )
 
 // Kinds lists every kind, for documentation and for tests that keep exit codes unique.
@@ -69,7 +76,8 @@ var Kinds = []Kind{Internal, Usage, Output, MissingBinary, OldBinary, HostMemory
 	MinikubeProvision, MinikubeBroken, MinikubeRefused, ChartRepo, ChartVersion,
 	ChartDigest, ChartLayout, ChartCheck, BadValues, CacheUnwritable, Cluster, Install, PodsNotReady,
 	Uninstall, NotInstalled, ClusterTooSmall, ClusterNotOurs, PortInUse, Forward, GraphEmpty,
-	PromUnreachable, ClusterVersion, ClusterForbidden, StorageClass, NamespaceNotOurs,
+	PromUnreachable, OfflineNotPrepared, ImagePull, ImageLoad, ImageNotOnNode, BundleInvalid,
+	BundlePlatform, ClusterVersion, ClusterForbidden, StorageClass, NamespaceNotOurs,
 	Interrupted}
 
 // Error is a failure of a known kind.
