@@ -1,4 +1,4 @@
-package main
+package steps
 
 import (
 	"bufio"
@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// hostMemoryMB reads MemTotal from /proc/meminfo.
-func hostMemoryMB() (int, bool) {
+// ReadHostMemoryMB reads MemTotal from /proc/meminfo: preflight's default Session.HostMemoryMB.
+func ReadHostMemoryMB() (int, bool) {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0, false

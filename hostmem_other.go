@@ -1,7 +1,0 @@
-//go:build !linux
-
-package main
-
-// hostMemoryMB: on macOS and Windows the limit that matters is Docker Desktop's or the VM's,
-// which minikube itself checks (exit code 23), so svcgraph does not guess.
-func hostMemoryMB() (int, bool) { return 0, false }
