@@ -15,13 +15,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // `minikube image load FILE…` and `minikube image ls`, as minikube v1.38.1's cmd/minikube/cmd/
@@ -344,25 +342,10 @@ const (
 // report these images (other images already reported stay), when MINIKUBE_DOUBLE_NODE_IMAGES is
 // true: the double's own tests hand out no real cluster.
 func reportOnNodes(list []listImage) error {
-	src := os.Getenv("MINIKUBE_DOUBLE_SOURCE_KUBECONFIG")
 	if os.Getenv("MINIKUBE_DOUBLE_NODE_IMAGES") != "true" {
 		return nil
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", src)
-	if err != nil {
-		return fmt.Errorf("source kubeconfig: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("report images on the nodes: %w", err)
-	}
-	for _, n := range nodes.Items {
+	return forEachNode("report images on the nodes", func(ctx context.Context, cs kubernetes.Interface, n *corev1.Node) error {
 		images := n.Status.Images
 		for _, img := range list {
 			names := append(append([]string{}, img.RepoDigests...), img.RepoTags...)
@@ -389,9 +372,7 @@ func reportOnNodes(list []listImage) error {
 			images = images[:nodeStatusMaxImages]
 		}
 		patch, _ := json.Marshal(map[string]any{"status": map[string]any{"images": images}})
-		if _, err := cs.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
-			return fmt.Errorf("report images on node %s: %w", n.Name, err)
-		}
-	}
-	return nil
+		_, err := cs.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+		return err
+	})
 }

@@ -36,6 +36,19 @@ func sizeNodes(prof *Profile, ds driverState) error {
 	case isKIC(prof.Driver):
 		cpus, memMB = hostCPUs(), systemMemoryMB()
 	}
+	return forEachNode("size the nodes", func(ctx context.Context, cs kubernetes.Interface, n *corev1.Node) error {
+		for _, l := range []corev1.ResourceList{n.Status.Capacity, n.Status.Allocatable} {
+			l[corev1.ResourceCPU] = *resource.NewQuantity(int64(cpus), resource.DecimalSI)
+			l[corev1.ResourceMemory] = *resource.NewQuantity(int64(memMB)<<20, resource.BinarySI)
+		}
+		_, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+// forEachNode runs do on every node of the cluster the double hands out (the source
+// kubeconfig's), within a bound as a minikube command has one.
+func forEachNode(what string, do func(ctx context.Context, cs kubernetes.Interface, n *corev1.Node) error) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("MINIKUBE_DOUBLE_SOURCE_KUBECONFIG"))
 	if err != nil {
 		return fmt.Errorf("source kubeconfig: %w", err)
@@ -48,16 +61,11 @@ func sizeNodes(prof *Profile, ds driverState) error {
 	defer cancel()
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return fmt.Errorf("size the nodes: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	for i := range nodes.Items {
-		n := &nodes.Items[i]
-		for _, l := range []corev1.ResourceList{n.Status.Capacity, n.Status.Allocatable} {
-			l[corev1.ResourceCPU] = *resource.NewQuantity(int64(cpus), resource.DecimalSI)
-			l[corev1.ResourceMemory] = *resource.NewQuantity(int64(memMB)<<20, resource.BinarySI)
-		}
-		if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("size node %s: %w", n.Name, err)
+		if err := do(ctx, cs, &nodes.Items[i]); err != nil {
+			return fmt.Errorf("%s: node %s: %w", what, nodes.Items[i].Name, err)
 		}
 	}
 	return nil
