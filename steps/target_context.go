@@ -26,6 +26,13 @@ func (e existingContext) validate(c Config) error {
 	if c.StopCluster || c.PurgeCluster {
 		return e.notOurs(c)
 	}
+	if c.Offline {
+		// up --offline loads the cached images with `minikube image load`; a cluster svcgraph did
+		// not make has no such door, and its nodes would pull (and fail) without a network.
+		return reason.New(reason.Usage,
+			fmt.Sprintf("Run `svcgraph up --offline` on svcgraph's own minikube profile (leave out --context), or load the images `svcgraph images` lists into the nodes of %s yourself and run `svcgraph up --context %s` without --offline.", e.name, e.name),
+			"--offline loads images into a minikube profile; context %s is a cluster svcgraph did not create", e.name)
+	}
 	return nil
 }
 

@@ -71,14 +71,14 @@ func TestTransferEvents(t *testing.T) {
 	}
 }
 
-// up --offline never adds Helm repositories, checks the cache right after the render and the
-// node right before the install.
+// up --offline never adds Helm repositories, checks the cache right after the render (before
+// minikube starts) and the node right before the install.
 func TestOfflinePlan(t *testing.T) {
 	var ids []string
 	for _, st := range UpPlan(Config{Offline: true, NoForward: true, NoVerify: true}) {
 		ids = append(ids, st.ID())
 	}
-	if got, want := strings.Join(ids, " "), "preflight minikube charts image-cache budget load-images images-on-node install wait"; got != want {
+	if got, want := strings.Join(ids, " "), "preflight charts image-cache minikube fit budget load-images images-on-node install wait"; got != want {
 		t.Errorf("up --offline plan:\n got %s\nwant %s", got, want)
 	}
 }
@@ -99,5 +99,18 @@ func TestValidateWorkshop(t *testing.T) {
 		if err := c.ValidateWorkshop(); !errors.As(err, &re) || re.Kind != reason.Usage {
 			t.Errorf("%s: %v, want a usage error", name, err)
 		}
+	}
+}
+
+// --offline loads images through minikube: with --context it is refused before anything runs.
+func TestOfflineRefusedOnAnExistingContext(t *testing.T) {
+	c := Config{Profile: "svcgraph", Namespace: "otel-demo", Release: "my-otel-demo", Context: "kind-lab", Offline: true}
+	var re *reason.Error
+	if err := c.Target().validate(c); !errors.As(err, &re) || re.Kind != reason.Usage || !strings.Contains(re.Advise(), "leave out --context") {
+		t.Fatalf("up --offline --context = %v, want a usage error saying to leave out --context", err)
+	}
+	c.Context = ""
+	if err := c.Target().validate(c); err != nil {
+		t.Fatalf("up --offline on the minikube profile refused: %v", err)
 	}
 }
