@@ -154,7 +154,7 @@ func withQEMU() worldOption {
 // engine (the fake docker: 4 CPUs, 16 GiB) and, for the double, is not root.
 func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 	t.Helper()
-	cfg := worldConfig{without: map[string]bool{}, docker: &minikubetest.Docker{CPUs: 4, MemoryMB: 16384}}
+	cfg := defaultWorldConfig()
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -174,6 +174,12 @@ func newWorld(t *testing.T, name string, opts ...worldOption) *world {
 	})
 	w.cluster, w.repo = cl, chartrepo.Serve(t, charts)
 	return w
+}
+
+// defaultWorldConfig is a world as most tests want it: every tool on PATH and a docker engine
+// (the fake one) with room for minikube's defaults, run as a regular user.
+func defaultWorldConfig() worldConfig {
+	return worldConfig{without: map[string]bool{}, docker: &minikubetest.Docker{CPUs: 4, MemoryMB: 16384}}
 }
 
 // newBareWorld is a world without the loopback cluster and chart repositories: svcgraph and the

@@ -73,7 +73,7 @@ current-context: stalled
 	if err := os.WriteFile(source, []byte(raw), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w := newBareWorld(t, "stalled", source, worldConfig{without: map[string]bool{}}, map[string]string{})
+	w := newBareWorld(t, "stalled", source, defaultWorldConfig(), map[string]string{})
 	start := exec.Command(filepath.Join(w.bin, "minikube"), "start", "-p", w.Profile)
 	start.Env = w.environ()
 	if out, err := start.CombinedOutput(); err != nil {
