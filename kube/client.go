@@ -124,3 +124,11 @@ func (c *Client) Ping(ctx context.Context) error {
 func interrupted(ctx context.Context, doing string) error {
 	return reason.Wrap(reason.Interrupted, context.Cause(ctx), "", "interrupted while %s", doing)
 }
+
+// requestErr says why a request to verb ("list", "read") what failed: Ctrl-C, or the API server.
+func (c *Client) requestErr(ctx context.Context, err error, verb, what string) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return interrupted(ctx, verb+"ing "+what)
+	}
+	return reason.Wrap(reason.Cluster, err, "", "cannot %s %s at %s", verb, what, c.config.Host)
+}

@@ -65,7 +65,7 @@ func (c *Client) Facts(ctx context.Context) (Facts, error) {
 		f.NodesHidden = err
 		return f, nil
 	case err != nil:
-		return f, c.listErr(ctx, err, "nodes")
+		return f, c.requestErr(ctx, err, "list", "the cluster's nodes")
 	}
 	for _, n := range nodes.Items {
 		arch := n.Labels["kubernetes.io/arch"]

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -12,7 +11,6 @@ import (
 	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/svcgraph/svcgraph/internal/budget"
-	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
 // releaseLabel is the label both charts put on every pod with the release name.
@@ -41,12 +39,12 @@ func (c *Client) Nodes(ctx context.Context, namespace, release string) (NodeRoom
 	rooms := NodeRooms{ReleaseOn: map[string]budget.Amount{}}
 	nodes, err := c.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return rooms, c.listErr(ctx, err, "nodes")
+		return rooms, c.requestErr(ctx, err, "list", "the cluster's nodes")
 	}
 	pods, err := c.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{
 		FieldSelector: "status.phase!=Succeeded,status.phase!=Failed"})
 	if err != nil {
-		return rooms, c.listErr(ctx, err, "pods")
+		return rooms, c.requestErr(ctx, err, "list", "the cluster's pods")
 	}
 	used := map[string]budget.Amount{}
 	for i := range pods.Items {
@@ -84,13 +82,6 @@ func schedulable(n *corev1.Node) bool {
 		}
 	}
 	return true
-}
-
-func (c *Client) listErr(ctx context.Context, err error, what string) error {
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return interrupted(ctx, "listing "+what)
-	}
-	return reason.Wrap(reason.Cluster, err, "", "cannot list the cluster's %s at %s", what, c.config.Host)
 }
 
 // Sum adds up allocatable and used over the nodes.

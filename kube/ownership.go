@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -11,8 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
 // NamespaceState is what the release's namespace is before an install.
@@ -66,7 +63,7 @@ func (c *Client) Namespace(ctx context.Context, ns, release string) (NamespaceSt
 		// The access check names `get namespaces`; whether it exists cannot be known.
 		return st, nil
 	case err != nil:
-		return st, c.readErr(ctx, err, "namespace "+ns)
+		return st, c.requestErr(ctx, err, "read", "namespace "+ns)
 	}
 	st.Exists = true
 	st.Ours = got.Labels[ManagedByLabel] == ManagedBy
@@ -87,7 +84,7 @@ func (c *Client) Namespace(ctx context.Context, ns, release string) (NamespaceSt
 			}
 			if err != nil {
 				if first == nil {
-					first = c.readErr(ctx, err, k.gvr.Resource+" in namespace "+ns)
+					first = c.requestErr(ctx, err, "read", k.gvr.Resource+" in namespace "+ns)
 				}
 				return
 			}
@@ -122,13 +119,6 @@ func releases(kind string, m *metav1.ObjectMeta, ns, release string) bool {
 	return false
 }
 
-func (c *Client) readErr(ctx context.Context, err error, what string) error {
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return interrupted(ctx, "reading "+what)
-	}
-	return reason.Wrap(reason.Cluster, err, "", "cannot read %s at %s", what, c.config.Host)
-}
-
 // StorageClasses lists the cluster's StorageClasses and names its default ("" when there is
 // none; with several marked default, Kubernetes takes the newest, and so does this).
 func (c *Client) StorageClasses(ctx context.Context) (names []string, def string, err error) {
@@ -136,7 +126,7 @@ func (c *Client) StorageClasses(ctx context.Context) (names []string, def string
 	defer cancel()
 	list, err := c.cs.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, "", c.readErr(ctx, err, "the StorageClasses")
+		return nil, "", c.requestErr(ctx, err, "read", "the StorageClasses")
 	}
 	var newest metav1.Time
 	for _, sc := range list.Items {
