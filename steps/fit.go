@@ -37,15 +37,12 @@ func (CheckFit) Run(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	if s.facts == nil {
-		f, err := k.Facts(ctx)
-		if err != nil {
-			return err
-		}
-		s.facts = &f
+	facts, err := s.clusterFacts(ctx)
+	if err != nil {
+		return err
 	}
 	var misfits []misfit
-	summary := []string{"Kubernetes " + s.facts.Version}
+	summary := []string{"Kubernetes " + facts.Version}
 	if m := s.versionMisfit(); m != nil {
 		misfits = append(misfits, *m)
 	}

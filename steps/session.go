@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/svcgraph/svcgraph/chartmod"
@@ -107,4 +108,20 @@ func (s *Session) Kube() (*kube.Client, error) {
 		s.kube = k
 	}
 	return s.kube, nil
+}
+
+// clusterFacts are the cluster's version and nodes, read from the API server once per session.
+func (s *Session) clusterFacts(ctx context.Context) (*kube.Facts, error) {
+	if s.facts == nil {
+		k, err := s.Kube()
+		if err != nil {
+			return nil, err
+		}
+		f, err := k.Facts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.facts = &f
+	}
+	return s.facts, nil
 }

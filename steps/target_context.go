@@ -87,15 +87,10 @@ func (ReachCluster) ID() string    { return "cluster" }
 func (ReachCluster) Title() string { return "Finding the cluster" }
 
 func (r ReachCluster) Run(ctx context.Context, s *Session) error {
-	k, err := s.Kube()
+	f, err := s.clusterFacts(ctx)
 	if err != nil {
 		return err
 	}
-	f, err := k.Facts(ctx)
-	if err != nil {
-		return err
-	}
-	s.facts = &f
 	nodes := "nodes hidden from this user"
 	if f.NodesHidden == nil {
 		nodes = plural(len(f.Nodes), "node")
