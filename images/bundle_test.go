@@ -8,16 +8,19 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/cli"
 
 	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/reason"
+	"github.com/svcgraph/svcgraph/internal/registrytest"
 )
 
 // preparedCache is a cache dir with the test registry's images pulled for p and two stand-in
@@ -170,18 +173,147 @@ func TestBundleRefusals(t *testing.T) {
 			if e.Kind != tc.kind || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("import: %v (%s), want %s saying %q", err, e.Kind.ID, tc.kind.ID, tc.says)
 			}
-			var left []string
-			filepath.Walk(dst, func(path string, info os.FileInfo, err error) error {
-				if err == nil && !info.IsDir() && filepath.Base(path) != lockFile {
-					left = append(left, path)
-				}
-				return nil
-			})
-			if len(left) > 0 {
-				t.Errorf("a refused import left files: %v", left)
-			}
+			nothingImported(t, dst)
 		})
 	}
+}
+
+// nothingImported fails t if the cache dir holds any file but its lock.
+func nothingImported(t *testing.T, dir string) {
+	t.Helper()
+	var left []string
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && filepath.Base(path) != lockFile {
+			left = append(left, path)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("a refused import left files: %v", left)
+	}
+}
+
+// The import copies blobs in the kernel, one after another, while other goroutines hash them in
+// the bundle. A blob whose bytes are wrong in its middle is refused and nothing is imported,
+// whether it is the largest (hashed first, its copy going on) or the smallest (hashed last, when
+// every other blob is staged and checked); a blob longer than one kernel copy comes through byte
+// for byte; the progress count adds up to the bundle's size.
+func TestBundleFileImport(t *testing.T) {
+	reg := registrytest.Start(t, registrytest.Options{})
+	ref := "docker.io/library/big:1"
+	reg.Push(t, ref, registrytest.Image(t, "big", amd64.v1(), copyChunk+12345, 4000, 1500))
+	var mirrors []Mirror
+	for _, f := range reg.MirrorFlags("docker.io") {
+		m, err := ParseMirror(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mirrors = append(mirrors, m)
+	}
+	src, charts, entries := preparedCache(t, amd64, []string{ref}, mirrors)
+	file := writeBundle(t, src, charts, entries)
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := walkBundle(context.Background(), f, file, amd64)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	largest, smallest := idx.blobs[0], idx.blobs[0]
+	for _, b := range idx.blobs {
+		if b.d.Size > largest.d.Size {
+			largest = b
+		}
+		if b.d.Size < smallest.d.Size {
+			smallest = b
+		}
+	}
+	if largest.d.Size <= copyChunk {
+		t.Fatalf("the largest blob (%d bytes) fits one kernel copy", largest.d.Size)
+	}
+
+	for name, b := range map[string]bundleBlob{"largest": largest, "smallest": smallest} {
+		t.Run("wrong byte in the "+name+" blob", func(t *testing.T) {
+			data := bytes.Clone(good)
+			data[b.offset+b.d.Size/2] ^= 0x01
+			bad := filepath.Join(t.TempDir(), "bad.bundle")
+			if err := os.WriteFile(bad, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dst := t.TempDir()
+			_, err := importBundle(dst, bad, amd64)
+			if reason.Of(err).Kind != reason.BundleInvalid || !strings.Contains(err.Error(), "corrupt: blob "+b.d.Digest.String()) {
+				t.Fatalf("import: %v, want BUNDLE_INVALID naming %s", err, b.d.Digest)
+			}
+			nothingImported(t, dst)
+		})
+	}
+
+	t.Run("whole", func(t *testing.T) {
+		dst := t.TempDir()
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var counted atomic.Int64
+		if _, err := OpenCache(dst).ImportBundle(context.Background(), f, file, amd64, func(n int64) { counted.Add(n) }); err != nil {
+			t.Fatal(err)
+		}
+		if counted.Load() != int64(len(good)) {
+			t.Errorf("progress counted %d bytes of the bundle's %d", counted.Load(), len(good))
+		}
+		for _, b := range idx.blobs {
+			a, _ := os.ReadFile(OpenCache(src).blobPath(b.d.Digest))
+			c, _ := os.ReadFile(OpenCache(dst).blobPath(b.d.Digest))
+			if len(a) == 0 || !bytes.Equal(a, c) {
+				t.Errorf("blob %s (%d bytes) differs after the import", b.d.Digest, b.d.Size)
+			}
+		}
+	})
+}
+
+// Ctrl-C during an import stops it with the context's error and imports nothing.
+func TestBundleImportInterrupted(t *testing.T) {
+	_, refs, mirrors := testRegistry(t)
+	src, charts, entries := preparedCache(t, amd64, refs, mirrors)
+	file := writeBundle(t, src, charts, entries)
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dst := t.TempDir()
+	// The first progress report comes after the walk, before any blob is staged.
+	_, err = OpenCache(dst).ImportBundle(ctx, f, file, amd64, func(int64) { cancel() })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("import cancelled: %v, want context.Canceled", err)
+	}
+	nothingImported(t, dst)
+}
+
+// A bundle given as a pipe is refused before anything is read: the import needs a file.
+func TestBundleFromPipeRefused(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w.Close()
+	dst := t.TempDir()
+	_, err = OpenCache(dst).ImportBundle(context.Background(), r, "/dev/stdin", amd64, nil)
+	if reason.Of(err).Kind != reason.BundleInvalid || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("import from a pipe: %v", err)
+	}
+	nothingImported(t, dst)
 }
 
 // rewriteManifest re-tars a bundle with its manifest edited and its sum made to match, as a
