@@ -47,7 +47,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binaries builds svcgraph and the minikube double (once) and returns their paths.
+// binaries builds svcgraph, the minikube double and peakrss (the benchmark's peak RSS meter), once,
+// and returns the paths of the first two (peakRSSTool gives the third).
 func binaries(t *testing.T) (svcgraph, minikube string) {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -62,7 +63,7 @@ func binaries(t *testing.T) (svcgraph, minikube string) {
 			buildErr = err
 			return
 		}
-		for _, b := range [][2]string{{"svcgraph", "."}, {"minikube", "./e2e/minikube-double"}} {
+		for _, b := range [][2]string{{"svcgraph", "."}, {"minikube", "./e2e/minikube-double"}, {"peakrss", "./e2e/peakrss"}} {
 			start := time.Now()
 			cmd := exec.Command(minikubetest.GoTool(), "build", "-o", filepath.Join(dir, b[0]), b[1])
 			cmd.Dir = root
@@ -77,6 +78,11 @@ func binaries(t *testing.T) (svcgraph, minikube string) {
 		t.Fatalf("building the binaries under test: %v", buildErr)
 	}
 	return filepath.Join(buildDir, "svcgraph"), filepath.Join(buildDir, "minikube")
+}
+
+func peakRSSTool(t *testing.T) string {
+	binaries(t)
+	return filepath.Join(buildDir, "peakrss")
 }
 
 // world is one test's user: a home, caches, a kubeconfig, a minikube double state, a PATH, the
