@@ -122,7 +122,7 @@ func TestExistingContext(t *testing.T) {
 		defer w.useContext(t, "kind-lab", nil)
 		r := w.run(t, 5*time.Minute, append([]string{"down"}, w.names()...)...)
 		expect(t, r, 0)
-		mustContain(t, r, "may not delete", "ClusterRole/", "svcgraph down --namespace "+w.Namespace+" --release "+w.Release+" --context team",
+		mustContain(t, r, "may not delete", "ClusterRole/", "svcgraph down --namespace "+w.Namespace+" --release "+w.Release+" --context <the admin's context>",
 			"removed what this user may of release "+w.Release, "left namespace "+w.Namespace+": it holds Helm's record of release "+w.Release)
 		deployments, err := w.cluster.Client.AppsV1().Deployments(w.Namespace).List(w.ctx(t), metav1.ListOptions{})
 		if err != nil {

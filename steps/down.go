@@ -100,8 +100,8 @@ func (s *Session) uninstallForbidden(ctx context.Context, k *kube.Client, failed
 		shown += fmt.Sprintf(", … and %d more", len(left)-listed)
 	}
 	s.Warn(fmt.Sprintf("the user of %s may not delete %s of release %s: %s. They are left, with Helm's record of the release, "+
-		"for someone who may: `svcgraph down %s` run by the cluster's admin (or `helm uninstall %s -n %s`) removes them",
-		s.target(), plural(len(left), "object"), s.Config.Release, shown, strings.Join(append([]string{"--namespace", s.Config.Namespace, "--release", s.Config.Release}, s.target().flags()...), " "), s.Config.Release, s.Config.Namespace))
+		"for someone who may: the cluster's admin removes them with `svcgraph down --namespace %s --release %s --context <the admin's context>` (or `helm uninstall %s -n %s`)",
+		s.target(), plural(len(left), "object"), s.Config.Release, shown, s.Config.Namespace, s.Config.Release, s.Config.Release, s.Config.Namespace))
 	s.Result(fmt.Sprintf("removed what this user may of release %s; left %s it may not delete", s.Config.Release, plural(len(left), "object")))
 	s.releaseLeft = true
 	return nil
