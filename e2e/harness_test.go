@@ -47,10 +47,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// envBuilt names, in a child process of a test (internal/faultydir's), the directory of the
+// binaries its parent built, so the child does not build them again.
+const envBuilt = "SVCGRAPH_E2E_BUILT"
+
 // binaries builds svcgraph and the minikube double (once) and returns their paths.
 func binaries(t *testing.T) (svcgraph, minikube string) {
 	t.Helper()
 	buildOnce.Do(func() {
+		if os.Getenv(envBuilt) != "" {
+			return // the parent's, which it removes
+		}
 		dir, err := os.MkdirTemp("", "svcgraph-e2e-bin-")
 		if err != nil {
 			buildErr = err
@@ -76,7 +83,18 @@ func binaries(t *testing.T) (svcgraph, minikube string) {
 	if buildErr != nil {
 		t.Fatalf("building the binaries under test: %v", buildErr)
 	}
-	return filepath.Join(buildDir, "svcgraph"), filepath.Join(buildDir, "minikube")
+	dir := buildDir
+	if dir == "" {
+		dir = os.Getenv(envBuilt)
+	}
+	return filepath.Join(dir, "svcgraph"), filepath.Join(dir, "minikube")
+}
+
+// shareBinaries builds the binaries here and hands them to the child processes this test starts.
+func shareBinaries(t *testing.T) {
+	t.Helper()
+	svcgraph, _ := binaries(t)
+	t.Setenv(envBuilt, filepath.Dir(svcgraph))
 }
 
 // world is one test's user: a home, caches, a kubeconfig, a minikube double state, a PATH, the

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/svcgraph/svcgraph/images"
+	"github.com/svcgraph/svcgraph/internal/faultydir"
 	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/internal/registrytest"
 )
@@ -190,4 +191,43 @@ func layerDigests(t *testing.T, img v1.Image) []string {
 		out = append(out, d.String())
 	}
 	return out
+}
+
+// TestPrepareOnAFullDisk is a disk that fills up while prepare downloads: the image cache is a
+// tmpfs with room for the images' configs and a few layers (internal/faultydir: in a mount
+// namespace of a child of this test, which svcgraph, its child, shares). prepare says there is
+// no room and what to do, leaves a consistent cache, and once there is room again the next
+// prepare completes, fetching none of the blobs that landed before the disk filled.
+func TestPrepareOnAFullDisk(t *testing.T) {
+	if faultydir.Mode() == "" {
+		shareBinaries(t)
+	}
+	faultydir.Run(t, "full", nil, func(t *testing.T, dir string) {
+		w := offlineWorld(t, "prepfull")
+		t.Cleanup(func() { w.teardown(t) })
+		list := w.releaseImages(t)
+		reg, mirrors := serveImages(t, list, registrytest.Options{}, 8<<10, 4<<10)
+		cacheDir := filepath.Join(w.dir, "cache", "svcgraph")
+		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(dir, filepath.Join(cacheDir, "images")); err != nil {
+			t.Fatal(err)
+		}
+		// tmpfs counts whole pages: 26 configs of a page each, then room for a few 8 KiB layers.
+		faultydir.Free(t, dir, 160<<10)
+
+		r := w.run(t, prepareLimit, w.prepareArgs(mirrors)...)
+		expect(t, r, reason.CacheUnwritable.ExitCode)
+		mustContain(t, r, reason.CacheUnwritable.ID, "no room left to write "+filepath.Join(cacheDir, "images"), "Free disk space")
+
+		cov, err := images.OpenCache(cacheDir).Cover(images.Refs(list), images.HostPlatform(runtime.GOARCH))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cov.Missing) == 0 {
+			t.Fatalf("every image is in the cache after prepare ran out of room\n%s", r)
+		}
+		w.resumePrepare(t, reg, mirrors, list, cov.Missing, func() { faultydir.Free(t, dir, -1) })
+	})
 }
