@@ -104,64 +104,44 @@ func DemandOf(r *Rendered) (Demand, error) {
 	return d, nil
 }
 
-// workloadFields are the fields of every workload kind that say how many pods run and what
-// they look like.
-type workloadFields struct {
-	Metadata struct {
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
-		Replicas    *int32                 `json:"replicas"`
-		Parallelism *int32                 `json:"parallelism"`
-		Template    corev1.PodTemplateSpec `json:"template"`
-		JobTemplate struct {
-			Spec struct {
-				Parallelism *int32                 `json:"parallelism"`
-				Template    corev1.PodTemplateSpec `json:"template"`
-			} `json:"spec"`
-		} `json:"jobTemplate"`
-	} `json:"spec"`
+// replicasPath is where each workload kind says how many pods it runs at once (default 1); a
+// DaemonSet, which has none, runs one on every node.
+var replicasPath = map[string][]string{
+	"Deployment":            {"spec", "replicas"},
+	"StatefulSet":           {"spec", "replicas"},
+	"ReplicaSet":            {"spec", "replicas"},
+	"ReplicationController": {"spec", "replicas"},
+	"Job":                   {"spec", "parallelism"},
+	"CronJob":               {"spec", "jobTemplate", "spec", "parallelism"},
 }
 
+// workload reads one object's pods through the same pod-spec table as Containers; a hook of any
+// kind holds no room (see DemandOf).
 func workload(o Object) (Workload, bool, error) {
-	raw, err := json.Marshal(o.Fields)
+	fields := podSpec(o.Kind, o.Fields)
+	if fields == nil || isHook(o.Fields) {
+		return Workload{}, false, nil
+	}
+	raw, err := json.Marshal(fields)
 	if err != nil {
 		return Workload{}, false, err
 	}
-	var f workloadFields
-	if err := json.Unmarshal(raw, &f); err != nil {
+	var spec corev1.PodSpec
+	if err := json.Unmarshal(raw, &spec); err != nil {
 		return Workload{}, false, err
 	}
-	if _, hook := f.Metadata.Annotations["helm.sh/hook"]; hook {
-		return Workload{}, false, nil
-	}
 	w := Workload{Kind: o.Kind, Name: o.Name, Replicas: 1}
-	spec := f.Spec.Template.Spec
-	count := func(n *int32) {
-		if n != nil {
-			w.Replicas = int(*n)
-		}
-	}
-	switch o.Kind {
-	case "Deployment", "StatefulSet", "ReplicaSet", "ReplicationController":
-		count(f.Spec.Replicas)
-	case "DaemonSet":
+	if o.Kind == "DaemonSet" {
 		w.Replicas, w.PerNode = 0, true
-	case "Job":
-		count(f.Spec.Parallelism)
-	case "CronJob":
-		count(f.Spec.JobTemplate.Spec.Parallelism)
-		spec = f.Spec.JobTemplate.Spec.Template.Spec
-	case "Pod":
-		var p struct {
-			Spec corev1.PodSpec `json:"spec"`
+	} else if path, ok := replicasPath[o.Kind]; ok {
+		switch n := Field(o.Fields, path...).(type) {
+		case int:
+			w.Replicas = n
+		case int64:
+			w.Replicas = int(n)
+		case float64:
+			w.Replicas = int(n)
 		}
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return Workload{}, false, err
-		}
-		spec = p.Spec
-	default:
-		return Workload{}, false, nil
 	}
 	defaultRequests(spec.Containers)
 	defaultRequests(spec.InitContainers)

@@ -65,12 +65,27 @@ func imageTag(image string) string {
 	return "latest"
 }
 
+// hookKinds are an object's Helm hooks ("pre-install", "test", ...), none when it is no hook.
+func hookKinds(fields map[string]any) []string {
+	hooks, _ := Field(fields, "metadata", "annotations", "helm.sh/hook").(string)
+	var kinds []string
+	for _, h := range strings.Split(hooks, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			kinds = append(kinds, h)
+		}
+	}
+	return kinds
+}
+
+// isHook says whether an object is a Helm hook of any kind: it runs before or after the
+// release's workloads, never beside them.
+func isHook(fields map[string]any) bool { return len(hookKinds(fields)) > 0 }
+
 // isTestHook says whether an object is a Helm test hook: it runs only with `helm test`, never
 // on install, so its images are not part of what `up` runs.
 func isTestHook(fields map[string]any) bool {
-	hooks, _ := Field(fields, "metadata", "annotations", "helm.sh/hook").(string)
-	for _, h := range strings.Split(hooks, ",") {
-		if h = strings.TrimSpace(h); h == "test" || h == "test-success" || h == "test-failure" {
+	for _, h := range hookKinds(fields) {
+		if h == "test" || h == "test-success" || h == "test-failure" {
 			return true
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/svcgraph/svcgraph/internal/testenv"
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/repo"
 )
@@ -28,20 +29,21 @@ import (
 // EnvDir overrides where the fixture repositories are.
 const EnvDir = "SVCGRAPH_CHARTS_DIR"
 
-// Dir returns the fixture directory, or skips the test loudly when it is missing: a chart test
-// that silently passes without charts would prove nothing.
+// Dir returns the fixture directory, or skips the test loudly when it is missing (fails it under
+// CI=true, where ../shared is always there): a chart test that silently passes without charts
+// would prove nothing.
 func Dir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv(EnvDir)
 	if dir == "" {
 		root, err := moduleRoot()
 		if err != nil {
-			t.Skipf("SKIPPED: cannot find the module root to locate chart fixtures (%v); set %s to the shared charts directory", err, EnvDir)
+			testenv.Missing(t, fmt.Sprintf("cannot find the module root to locate chart fixtures (%v); set %s to the shared charts directory", err, EnvDir))
 		}
 		dir = filepath.Join(root, "..", "shared", "charts")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "open-telemetry", "index.yaml")); err != nil {
-		t.Skipf("SKIPPED: chart fixtures not found at %s (%v); set %s to a directory holding the open-telemetry/ and grafana-community/ repositories", dir, err, EnvDir)
+		testenv.Missing(t, fmt.Sprintf("chart fixtures not found at %s (%v); set %s to a directory holding the open-telemetry/ and grafana-community/ repositories (CI has them in ../shared beside the checkout)", dir, err, EnvDir))
 	}
 	return dir
 }
