@@ -222,6 +222,7 @@ func TestBench(t *testing.T) {
 	stuckN := benchRounds(t, "BENCH_STUCK_ROUNDS", 5)
 	budgetN := benchRounds(t, "BENCH_BUDGET_ROUNDS", 5)
 	presetN := benchRounds(t, "BENCH_PRESET_ROUNDS", 3)
+	workshop := workshopSettings(t)
 
 	w := newWorld(t, "bench")
 	t.Cleanup(func() { w.teardown(t) })
@@ -388,4 +389,11 @@ func TestBench(t *testing.T) {
 			"cold svcgraph / helm install --wait alone: "+ratio(coldA, coldHelmOnly))
 	}
 	rep.flush()
+
+	// Issue 17: workshop mode (bench_workshop_test.go), in a world of its own: the node has room
+	// for one demo, so this one goes first.
+	if workshop.any() {
+		w.teardown(t)
+		benchWorkshop(t, rep, workshop)
+	}
 }

@@ -21,7 +21,7 @@ import (
 
 // preparedCache is a cache dir with the test registry's images pulled for p and two stand-in
 // chart packages where Pull keeps them.
-func preparedCache(t *testing.T, p Platform, refs []string, mirrors []Mirror) (string, []chartmod.CachedChart, []Entry) {
+func preparedCache(t testing.TB, p Platform, refs []string, mirrors []Mirror) (string, []chartmod.CachedChart, []Entry) {
 	t.Helper()
 	dir := t.TempDir()
 	c := OpenCache(dir)
@@ -57,7 +57,7 @@ func chartOptions(cacheDir string) chartmod.Options {
 	return chartmod.Options{Release: "my-otel-demo", Namespace: "otel-demo", CacheDir: cacheDir, Helm: cli.New()}
 }
 
-func writeBundle(t *testing.T, dir string, charts []chartmod.CachedChart, entries []Entry) string {
+func writeBundle(t testing.TB, dir string, charts []chartmod.CachedChart, entries []Entry) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "workshop.bundle")
 	m, err := OpenCache(dir).WriteBundleFile(context.Background(), file, "test", chartmod.Pair{Demo: "0.30.2", Tempo: "1.9.4"}, charts, entries, nil)

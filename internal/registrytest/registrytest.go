@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,7 @@ type Registry struct {
 	mu       sync.Mutex
 	blobGets map[string]int   // digest → GET requests of the blob
 	held     map[string]*Held // digest → the hold its GETs wait on
+	link     Options          // BytesPerSecond and Latency in force (SetLink changes them)
 	stopped  bool
 }
 
@@ -56,13 +58,21 @@ func Start(t testing.TB, o Options) *Registry {
 	t.Helper()
 	opts := []registry.Option{registry.Logger(log.New(io.Discard, "", 0))}
 	if o.BlobDir != "" {
+		// The disk handler writes its uploads there but does not make the directory.
+		if err := os.MkdirAll(o.BlobDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		opts = append(opts, registry.WithBlobHandler(registry.NewDiskBlobHandler(o.BlobDir)))
 	}
 	h := registry.New(opts...)
 	r := &Registry{blobGets: map[string]int{}}
+	r.SetLink(o.BytesPerSecond, o.Latency)
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if o.Latency > 0 {
-			time.Sleep(o.Latency) // a distant registry's round trip, not synchronisation
+		r.mu.Lock()
+		link := r.link
+		r.mu.Unlock()
+		if link.Latency > 0 {
+			time.Sleep(link.Latency) // a distant registry's round trip, not synchronisation
 		}
 		if req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/sha256:") {
 			digest := req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]
@@ -73,8 +83,8 @@ func Start(t testing.TB, o Options) *Registry {
 			if held != nil {
 				w = &holding{ResponseWriter: w, held: held, digest: digest, req: req}
 			}
-			if o.BytesPerSecond > 0 {
-				w = &throttled{ResponseWriter: w, rate: o.BytesPerSecond, start: time.Now()}
+			if link.BytesPerSecond > 0 {
+				w = &throttled{ResponseWriter: w, rate: link.BytesPerSecond, start: time.Now()}
 			}
 		}
 		h.ServeHTTP(w, req)
@@ -88,6 +98,14 @@ func Start(t testing.TB, o Options) *Registry {
 	r.Host = l.Addr().String()
 	t.Cleanup(r.Stop)
 	return r
+}
+
+// SetLink changes the link model (Options.BytesPerSecond and Options.Latency) for the requests
+// that start from now on, so one registry's images can be served over several links in turn.
+func (r *Registry) SetLink(bytesPerSecond int64, latency time.Duration) {
+	r.mu.Lock()
+	r.link = Options{BytesPerSecond: bytesPerSecond, Latency: latency}
+	r.mu.Unlock()
 }
 
 // Stop shuts the registry down: from then on nothing answers on its port.
@@ -221,11 +239,28 @@ func (r *Registry) PushIndex(t testing.TB, ref string, idx v1.ImageIndex) {
 // in every test and run (a node that is loaded again does not collect stale copies).
 func Image(t testing.TB, seed string, platform v1.Platform, layerSizes ...int64) v1.Image {
 	t.Helper()
+	layers := make([]Layer, len(layerSizes))
+	for i, size := range layerSizes {
+		layers[i] = Layer{Seed: fmt.Sprintf("%s\x00%s\x00%d", seed, platform, i), Size: size}
+	}
+	return ImageOf(t, platform, layers...)
+}
+
+// Layer is one generated layer: the same seed and size give the same bytes, so two images that
+// name the same layer share its blob, as images built on one base image do.
+type Layer struct {
+	Seed string
+	Size int64
+}
+
+// ImageOf is a generated image for a platform made of these layers, in order.
+func ImageOf(t testing.TB, platform v1.Platform, layerSpecs ...Layer) v1.Image {
+	t.Helper()
 	img := empty.Image
 	var layers []v1.Layer
-	for i, size := range layerSizes {
-		src := rand.NewChaCha8(sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d", seed, platform, i, size))))
-		data := make([]byte, size)
+	for _, l := range layerSpecs {
+		src := rand.NewChaCha8(sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d", l.Seed, l.Size))))
+		data := make([]byte, l.Size)
 		src.Read(data)
 		layers = append(layers, static.NewLayer(data, types.DockerLayer))
 	}

@@ -1,0 +1,86 @@
+package images
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/svcgraph/svcgraph/internal/registrytest"
+)
+
+// BenchmarkImportBundle imports a 96 MB bundle (four images, layers of 1 KB to 48 MB, as real
+// images mix them) into an empty cache; BenchmarkCopyBundle copies the same file with io.Copy,
+// what `cp` does. Issue 17's goal is import ≥ 0.5× of copy's speed (BENCHMARKS.md):
+//
+//	go test ./images -run '^$' -bench 'Bundle$' -benchtime 5x
+func BenchmarkImportBundle(b *testing.B) {
+	file := benchBundle(b)
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		b.StartTimer()
+		if _, err := importBundle(dir, file, amd64); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCopyBundle(b *testing.B) {
+	file := benchBundle(b)
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		dst := filepath.Join(b.TempDir(), "copy")
+		b.StartTimer()
+		if err := copyFile(file, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// benchBundle writes the benchmarks' bundle and sets the bytes per operation to its size.
+func benchBundle(b *testing.B) string {
+	b.Helper()
+	reg := registrytest.Start(b, registrytest.Options{BlobDir: filepath.Join(b.TempDir(), "registry")})
+	var refs []string
+	for i, sizes := range [][]int64{{48 << 20, 1 << 10}, {24 << 20, 8 << 20, 2 << 10}, {12 << 20, 3 << 20}, {1 << 20}} {
+		ref := "docker.io/library/bench:" + string(rune('a'+i))
+		reg.Push(b, ref, registrytest.Image(b, ref, amd64.v1(), sizes...))
+		refs = append(refs, ref)
+	}
+	var mirrors []Mirror
+	for _, f := range reg.MirrorFlags("docker.io") {
+		m, err := ParseMirror(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mirrors = append(mirrors, m)
+	}
+	dir, charts, entries := preparedCache(b, amd64, refs, mirrors)
+	file := writeBundle(b, dir, charts, entries)
+	st, err := os.Stat(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	return file
+}
