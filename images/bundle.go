@@ -197,7 +197,7 @@ func (c *Cache) ImportBundle(ctx context.Context, r io.Reader, source string, p 
 		return m, invalid("its manifest is corrupt (%v)", err)
 	}
 	if m.Format != BundleFormat {
-		return m, reason.New(reason.BundleInvalid, "Make the bundle again with this svcgraph (`svcgraph prepare --bundle FILE`), or import it with the svcgraph version that made it ("+m.SvcgraphVersion+").",
+		return m, reason.New(reason.BundleInvalid, "Make the bundle again with this svcgraph (`svcgraph prepare --bundle FILE`), or import it with the svcgraph version that made it ("+m.SvcgraphVersion+"). Nothing was imported.",
 			"%s is a bundle of format %q (made by svcgraph %s); this svcgraph reads %q", source, m.Format, m.SvcgraphVersion, BundleFormat)
 	}
 	if m.Platform != p.String() {
