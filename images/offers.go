@@ -16,8 +16,12 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 )
+
+// maxManifestBytes bounds a manifest or index read from the memo (real ones are a few KB).
+const maxManifestBytes = 4 << 20
 
 // OfferOptions say how Offers asks the registries.
 type OfferOptions struct {
@@ -26,6 +30,11 @@ type OfferOptions struct {
 	RequestTimeout time.Duration // bounds each request (0: only ctx does)
 	Keychain       authn.Keychain
 	Transport      http.RoundTripper
+	// Memo, when set, keeps the manifests and configs read, by digest, in the image cache's blob
+	// store. What a digest names never changes, so a later check asks the registry only which
+	// digest a tag names — a HEAD, which Docker Hub does not count against its pull limit (a room
+	// of laptops behind one address shares it) — and reads the rest from disk.
+	Memo *Cache
 }
 
 // Offer is what one image's registry offers.
@@ -118,18 +127,14 @@ func (a *asker) offer(ctx context.Context, ref string) Offer {
 	if _, ok := parsed.(name.Digest); ok {
 		target = src.repo.Digest(parsed.Identifier())
 	}
-	var desc *remote.Descriptor
-	err = a.request(ctx, func(ctx context.Context) (err error) {
-		desc, err = a.puller.Get(ctx, target)
-		return err
-	})
+	mediaType, manifest, err := a.manifest(ctx, src, target)
 	if err != nil {
 		res.Err = a.failed(host, src, err)
 		return res
 	}
 	switch {
-	case desc.MediaType.IsIndex():
-		idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+	case mediaType.IsIndex():
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(manifest))
 		if err != nil {
 			res.Err = fmt.Errorf("the index of %s from %s does not parse: %w", ref, src, err)
 			return res
@@ -140,8 +145,8 @@ func (a *asker) offer(ctx context.Context, ref string) Offer {
 			}
 			res.Platforms = append(res.Platforms, Platform{OS: d.Platform.OS, Architecture: d.Platform.Architecture})
 		}
-	case desc.MediaType.IsImage():
-		p, err := a.configPlatform(ctx, src, desc.Manifest)
+	case mediaType.IsImage():
+		p, err := a.configPlatform(ctx, src, manifest)
 		if err != nil {
 			res.Err = a.failed(host, src, err)
 			return res
@@ -152,7 +157,7 @@ func (a *asker) offer(ctx context.Context, ref string) Offer {
 			res.Platforms = []Platform{{OS: p.OS, Architecture: p.Architecture}}
 		}
 	default:
-		res.Err = fmt.Errorf("%s from %s is a %s, not an image", ref, src, desc.MediaType)
+		res.Err = fmt.Errorf("%s from %s is a %s, not an image", ref, src, mediaType)
 	}
 	return res
 }
@@ -163,23 +168,79 @@ func (a *asker) configPlatform(ctx context.Context, src source, manifest []byte)
 	if err != nil {
 		return nil, err
 	}
-	var cfg v1.ConfigFile
-	err = a.request(ctx, func(ctx context.Context) error {
-		layer, err := a.puller.Layer(ctx, src.repo.Digest(m.Config.Digest.String()))
-		if err != nil {
+	data, err := a.memoized(m.Config, func() ([]byte, error) {
+		var data []byte
+		err := a.request(ctx, func(ctx context.Context) error {
+			layer, err := a.puller.Layer(ctx, src.repo.Digest(m.Config.Digest.String()))
+			if err != nil {
+				return err
+			}
+			rc, err := layer.Compressed()
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			data, err = io.ReadAll(io.LimitReader(rc, maxConfigBytes))
 			return err
-		}
-		rc, err := layer.Compressed()
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		return json.NewDecoder(io.LimitReader(rc, maxConfigBytes)).Decode(&cfg)
+		})
+		return data, err
 	})
 	if err != nil {
 		return nil, err
 	}
+	var cfg v1.ConfigFile
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("the config of the image from %s does not parse: %w", src, err)
+	}
 	return cfg.Platform(), nil
+}
+
+// manifest reads what target names: with a memo, a HEAD for its digest and the memo's copy when
+// it has one; otherwise (or when the registry refuses HEAD) a GET.
+func (a *asker) manifest(ctx context.Context, src source, target name.Reference) (types.MediaType, []byte, error) {
+	if a.o.Memo != nil {
+		var d *v1.Descriptor
+		err := a.request(ctx, func(ctx context.Context) (err error) {
+			d, err = a.puller.Head(ctx, target)
+			return err
+		})
+		var te *transport.Error
+		switch {
+		case err == nil:
+			if data, ok := a.o.Memo.readSmall(*d, maxManifestBytes); ok {
+				return d.MediaType, data, nil
+			}
+			target = src.repo.Digest(d.Digest.String())
+		case !errors.As(err, &te):
+			return "", nil, err // no answer: a GET would get none either
+		}
+	}
+	var desc *remote.Descriptor
+	err := a.request(ctx, func(ctx context.Context) (err error) {
+		desc, err = a.puller.Get(ctx, target)
+		return err
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if a.o.Memo != nil {
+		_ = a.o.Memo.writeBytes(desc.Descriptor, desc.Manifest) // a memo that cannot be written is only slower next time
+	}
+	return desc.MediaType, desc.Manifest, nil
+}
+
+// memoized is the blob d from the memo, or fetched and then kept there.
+func (a *asker) memoized(d v1.Descriptor, fetch func() ([]byte, error)) ([]byte, error) {
+	if a.o.Memo != nil {
+		if data, ok := a.o.Memo.readSmall(d, maxConfigBytes); ok {
+			return data, nil
+		}
+	}
+	data, err := fetch()
+	if err == nil && a.o.Memo != nil {
+		_ = a.o.Memo.writeBytes(d, data) // verified against d's digest before it is kept
+	}
+	return data, err
 }
 
 // request runs one request under its own deadline.

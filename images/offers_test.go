@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,6 +104,59 @@ func TestOffersEndWithTheirDeadlines(t *testing.T) {
 	for _, o := range Offers(ctx, refs, OfferOptions{Mirrors: []Mirror{m}, Workers: 2}) {
 		if !errors.Is(o.Err, context.Canceled) {
 			t.Errorf("%s after the caller's end: %v", o.Ref, o.Err)
+		}
+	}
+}
+
+// requestCounter counts the requests that reach the registry by method and what they ask for
+// ("GET manifests", "HEAD manifests", "GET blobs", "GET /v2/").
+type requestCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	what := r.URL.Path
+	for _, kind := range []string{"manifests", "blobs"} {
+		if strings.Contains(r.URL.Path, "/"+kind+"/") {
+			what = kind
+		}
+	}
+	c.mu.Lock()
+	c.n[r.Method+" "+what]++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// With a memo, a second check reads no manifest or config again: HEADs only (Docker Hub counts
+// GETs of manifests against its pull limit, not HEADs), and the same answers.
+func TestOffersMemoAsksOnlyForDigests(t *testing.T) {
+	_, refs, mirrors := testRegistry(t)
+	memo := OpenCache(t.TempDir())
+	check := func() ([]Offer, map[string]int) {
+		count := &requestCounter{n: map[string]int{}}
+		offers := Offers(context.Background(), refs, OfferOptions{Mirrors: mirrors, Workers: 1, Transport: count, Memo: memo})
+		for _, o := range offers {
+			if o.Err != nil {
+				t.Fatalf("%s: %v", o.Ref, o.Err)
+			}
+		}
+		return offers, count.n
+	}
+	first, n1 := check()
+	second, n2 := check()
+	// busybox is an index, the other three single images, two of them one image under two tags:
+	// three distinct manifests and two configs, each read once (one worker: the second tag of
+	// tempo finds its manifest in the memo already).
+	if n1["HEAD manifests"] != len(refs) || n1["GET manifests"] != 3 || n1["GET blobs"] != 2 {
+		t.Errorf("first check, with an empty memo: %v; want a HEAD per image, a GET of each distinct manifest and config", n1)
+	}
+	if n2["HEAD manifests"] != len(refs) || n2["GET manifests"] != 0 || n2["GET blobs"] != 0 {
+		t.Errorf("second check: %v; want a HEAD per image and no GET of a manifest or config", n2)
+	}
+	for i := range first {
+		if !slices.Equal(first[i].Platforms, second[i].Platforms) || first[i].Any != second[i].Any {
+			t.Errorf("%s: %+v from the registry, %+v from the memo", first[i].Ref, first[i], second[i])
 		}
 	}
 }

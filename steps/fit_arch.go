@@ -12,8 +12,9 @@ import (
 	"github.com/svcgraph/svcgraph/kube"
 )
 
-// The architecture check reads manifests only (a few KB per image), so it is quick when the
-// registries answer; when they do not, up must not wait long for a check it can skip.
+// The architecture check reads manifests only (a few KB per image, kept in the image cache by
+// digest, so a re-run sends one HEAD per image), so it is quick when the registries answer; when
+// they do not, up must not wait long for a check it can skip.
 const (
 	archCheckTimeout   = 20 * time.Second
 	archRequestTimeout = 10 * time.Second
@@ -95,7 +96,7 @@ func (s *Session) imageOffers(ctx context.Context, list []images.Image) ([]image
 	actx, cancel := context.WithTimeout(ctx, archCheckTimeout)
 	defer cancel()
 	offers := images.Offers(actx, images.Refs(list), images.OfferOptions{
-		Mirrors: mirrors, Workers: images.DefaultWorkers, RequestTimeout: archRequestTimeout})
+		Mirrors: mirrors, Workers: images.DefaultWorkers, RequestTimeout: archRequestTimeout, Memo: s.imageCache()})
 	if err := ctx.Err(); err != nil {
 		return nil, err // Ctrl-C, not a registry's silence
 	}
