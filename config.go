@@ -95,6 +95,8 @@ func config(c *cli.Context) (steps.Config, error) {
 	}
 	if hasFlag(c.Command, "workers") {
 		checks = append(checks, cfg.ValidateWorkshop)
+	} else if hasFlag(c.Command, "registry-mirror") {
+		checks = append(checks, cfg.ValidateMirrors)
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {

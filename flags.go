@@ -74,11 +74,17 @@ func offlineFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "offline", Usage: "no network: charts and images only from svcgraph's cache (fill it with `svcgraph prepare`), every image pulled IfNotPresent", EnvVars: env("offline")}
 }
 
+// mirrorFlag sends registry requests through mirrors: prepare pulls through them, up asks them
+// which platforms the images are built for.
+func mirrorFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "registry-mirror", Usage: "reach REGISTRY's images through a mirror, REGISTRY=URL (repeatable), e.g. docker.io=https://mirror.gcr.io", EnvVars: env("registry-mirror")}
+}
+
 // prepareFlags are `svcgraph prepare`'s own.
 func prepareFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "platform", Usage: "platform of the minikube nodes the images are for: linux/amd64 or linux/arm64 (default: this machine's)", EnvVars: env("platform")},
-		&cli.StringSliceFlag{Name: "registry-mirror", Usage: "pull REGISTRY's images through a mirror, REGISTRY=URL (repeatable), e.g. docker.io=https://mirror.gcr.io", EnvVars: env("registry-mirror")},
+		mirrorFlag(),
 		&cli.IntFlag{Name: "workers", Value: images.DefaultWorkers, Usage: "image blobs downloaded at once", EnvVars: env("workers")},
 		&cli.StringFlag{Name: "bundle", Usage: "also write the charts and images into this one file, for laptops without a network", EnvVars: env("bundle")},
 		&cli.StringFlag{Name: "from-bundle", Usage: "import a bundle written by `svcgraph prepare --bundle` instead of pulling (no network)", EnvVars: env("from-bundle")},
@@ -104,6 +110,7 @@ func upFlags() []cli.Flag {
 		// --verify was the opt-in before the check became the default; kept so old scripts still run.
 		&cli.BoolFlag{Name: "verify", Hidden: true, Usage: "no effect: up verifies the service graph unless --no-verify"},
 		offlineFlag(),
+		mirrorFlag(),
 	})
 }
 

@@ -81,7 +81,12 @@ func helmRender(p *Patched, o Options, kube *chartutil.KubeVersion) (string, err
 	inst.KubeVersion = kube
 	inst.PostRenderer = p.PostRenderer
 	// Helm's dependency processing rewrites the chart and values in place: render copies.
-	rel, err := inst.Run(p.ChartCopy(), deepCopy(p.Values).(map[string]any))
+	ch := p.ChartCopy()
+	// Helm refuses a chart whose kubeVersion excludes the render's assumed version; the fit step
+	// compares every chart's kubeVersion with the real API server's instead (KubeVersions), so the
+	// render does not refuse a cluster it has not seen.
+	ch.Metadata.KubeVersion = ""
+	rel, err := inst.Run(ch, deepCopy(p.Values).(map[string]any))
 	if err != nil {
 		return "", reason.Wrap(reason.ChartCheck, err, "Check your -f/--set values; without them the patched chart renders.",
 			"the patched %s chart does not render", DemoChart)

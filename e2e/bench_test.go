@@ -225,6 +225,7 @@ func TestBench(t *testing.T) {
 	stuckN := benchRounds(t, "BENCH_STUCK_ROUNDS", 5)
 	budgetN := benchRounds(t, "BENCH_BUDGET_ROUNDS", 5)
 	presetN := benchRounds(t, "BENCH_PRESET_ROUNDS", 3)
+	fitN := benchRounds(t, "BENCH_FIT_ROUNDS", 5)
 	workshop := workshopSettings(t)
 
 	w := newWorld(t, "bench")
@@ -312,6 +313,12 @@ func TestBench(t *testing.T) {
 	if budgetN > 0 {
 		w.benchBudget(t, rep, budgetN, up)
 		rep.sampleLoad("after budget")
+		rep.flush()
+	}
+	// Issue 15: the fit step's share of a warm up.
+	if fitN > 0 {
+		w.benchFit(t, rep, fitN, up)
+		rep.sampleLoad("after fit")
 		rep.flush()
 	}
 

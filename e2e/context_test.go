@@ -5,6 +5,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +21,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/svcgraph/svcgraph/chartmod"
+	"github.com/svcgraph/svcgraph/graph"
+	"github.com/svcgraph/svcgraph/internal/promtest"
 	"github.com/svcgraph/svcgraph/internal/testcluster"
 )
 
@@ -104,6 +113,35 @@ func TestExistingContext(t *testing.T) {
 		mustContain(t, r, "cluster: kind (context kind-lab, https://127.0.0.1:", "Kubernetes v1.", ": reachable", "release "+w.Release+" in "+w.Namespace+": deployed")
 	})
 
+	t.Run("forward, graph and doctor with the pods on three nodes", func(t *testing.T) {
+		w.forwardGraphDoctor(t)
+	})
+
+	t.Run("down by a user limited to the namespace", func(t *testing.T) {
+		w.useContext(t, "team", &clientcmdapi.AuthInfo{Token: w.namespaceAdminToken(t, w.Namespace)})
+		defer w.useContext(t, "kind-lab", nil)
+		r := w.run(t, 5*time.Minute, append([]string{"down"}, w.names()...)...)
+		expect(t, r, 0)
+		mustContain(t, r, "may not delete", "ClusterRole/", "svcgraph down --namespace "+w.Namespace+" --release "+w.Release+" --context <the admin's context>",
+			"removed what this user may of release "+w.Release, "left namespace "+w.Namespace+": it holds Helm's record of release "+w.Release)
+		deployments, err := w.cluster.Client.AppsV1().Deployments(w.Namespace).List(w.ctx(t), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range deployments.Items {
+			t.Errorf("Deployment %s, which this user may delete, left by its down", d.Name)
+		}
+		if objs := w.clusterScoped(t); len(objs) == 0 {
+			t.Errorf("no cluster-scoped objects after a down by a user who may not delete them")
+		}
+		if rel := w.release(t); rel == nil {
+			t.Errorf("the release record is gone: the admin's down could not find what is left")
+		}
+		if !w.namespaceExists(t) {
+			t.Errorf("namespace %s, which holds the release's record, was deleted", w.Namespace)
+		}
+	})
+
 	t.Run("down --purge and --stop are refused", func(t *testing.T) {
 		for _, flag := range []string{"--purge", "--stop"} {
 			r := w.run(t, time.Minute, append([]string{"down", flag}, w.names()...)...)
@@ -115,9 +153,12 @@ func TestExistingContext(t *testing.T) {
 		}
 	})
 
-	t.Run("down", func(t *testing.T) {
+	t.Run("down by the admin finishes it", func(t *testing.T) {
 		r := w.run(t, 5*time.Minute, append([]string{"down"}, w.names()...)...)
 		expect(t, r, 0)
+		if rel := w.release(t); rel != nil {
+			t.Errorf("release still there after down: %s", describe(rel))
+		}
 		if w.namespaceExists(t) {
 			t.Errorf("namespace %s, which up created, is still there after down", w.Namespace)
 		}
@@ -175,6 +216,15 @@ func TestExistingContextRefusals(t *testing.T) {
 			t.Errorf("a permission in namespace %s, where the user may do everything, is listed as missing:\n%s", ns, r)
 		}
 		w.nothingInstalled(t)
+
+		// down as the same user, with nothing installed: its Role lets it read its namespace,
+		// which svcgraph did not create: left.
+		r = w.run(t, 5*time.Minute, append([]string{"down"}, w.names()...)...)
+		expect(t, r, 0)
+		mustContain(t, r, "release "+w.Release+" was not installed", "left namespace "+ns+": svcgraph did not create it")
+		if !w.namespaceExists(t) {
+			t.Errorf("down by a user limited to namespace %s deleted it", ns)
+		}
 	})
 }
 
@@ -232,5 +282,69 @@ func (w *world) nothingInstalled(t *testing.T) {
 	}
 	if objs := w.clusterScoped(t); len(objs) > 0 {
 		t.Errorf("cluster-scoped objects of release %s exist after a failed up: %v", w.Release, objs)
+	}
+}
+
+// forwardGraphDoctor runs forward, graph and doctor on the world's release, whose pods are
+// spread over the cluster's nodes: the frontend proxy's pods answer the forward through kwok,
+// the Prometheus pod's port goes to a real Prometheus holding one service-graph edge.
+func (w *world) forwardGraphDoctor(t *testing.T) {
+	t.Helper()
+	names, err := chartmod.Options{Release: w.Release, Namespace: w.Namespace}.Names()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "frontend-proxy stand-in " + rand.String(12)
+	backend := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, body) }))
+	t.Cleanup(backend.Close)
+	forwardProxyPods(t, w, strings.TrimPrefix(backend.URL, "http://"))
+	prom := promtest.Start(t, promtest.Options{})
+	promtest.MustWrite(t, prom.URL, promtest.Counter(graph.MetricRequests, map[string]string{"client": "frontend", "server": "cart"}, 1, time.Now(), time.Minute))
+	promPod := w.waitPrometheusPod(w.ctx(t), names, nil, &err)
+	if promPod == "" {
+		t.Fatalf("no Prometheus pod: %v", err)
+	}
+	w.cluster.ForwardPod(t, w.Namespace, promPod, testcluster.Rule{PodPort: 9090, Target: prom.Addr})
+	on := map[string]string{}
+	pods, err := w.cluster.Client.CoreV1().Pods(w.Namespace).List(w.ctx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		on[p.Name] = p.Spec.NodeName
+	}
+	t.Logf("Prometheus pod %s on node %s", promPod, on[promPod])
+
+	ctx, cancel := context.WithTimeout(context.Background(), upLimit)
+	defer cancel()
+	fwd := w.start(t, ctx, "forward", append([]string{"forward", "--port", strconv.Itoa(w.Port)}, w.names()...)...)
+	fwd.await(t, "press Ctrl-C", 2*time.Minute, "forward never said it was forwarding")
+	getUntil(t, "http://127.0.0.1:"+strconv.Itoa(w.Port)+"/", body, time.Minute)
+	if code, err := fwd.interrupt(t); err != nil || code != 0 {
+		t.Errorf("forward after Ctrl-C: %v (exit %d), want exit 0\n%s", err, code, fwd.output())
+	}
+
+	// kwok applies the Prometheus route through its own watch: graph asks until it takes effect.
+	r := w.runUntil(t, time.Minute, func(r result) bool { return r.code == 0 }, append([]string{"graph"}, w.names()...)...)
+	mustContain(t, r, "frontend", "cart")
+	r = w.runUntil(t, time.Minute, func(r result) bool { return r.code == 0 }, append([]string{"doctor"}, w.names()...)...)
+	mustContain(t, r, "The service graph pipeline is complete.")
+}
+
+// runUntil runs svcgraph again until done says its result is the awaited one, for at most
+// limit, and returns the last result (the test fails when none was).
+func (w *world) runUntil(t *testing.T, limit time.Duration, done func(result) bool, args ...string) result {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for runs := 1; ; runs++ {
+		r := w.run(t, limit, args...)
+		if done(r) {
+			t.Logf("svcgraph %s: as awaited after %d run(s)", args[0], runs)
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("svcgraph %s never as awaited within %s; last run:\n%s", args[0], limit, r)
+		}
+		time.Sleep(500 * time.Millisecond) // polling interval: kwok has no "rule applied" event
 	}
 }

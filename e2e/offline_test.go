@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/svcgraph/svcgraph/images"
+	"github.com/svcgraph/svcgraph/internal/bundletest"
+	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/internal/registrytest"
 )
 
@@ -48,28 +51,41 @@ func (w *world) releaseImages(t *testing.T, extra ...string) []images.Image {
 // with the --registry-mirror flags that reach it.
 func serveImages(t *testing.T, list []images.Image, o registrytest.Options, layerSizes ...int64) (*registrytest.Registry, []string) {
 	t.Helper()
+	return serve(t, list, o, func(ref string) bool { return strings.HasPrefix(ref, "docker.io/library/busybox:") }, layerSizes...)
+}
+
+// serveBothPlatforms is serveImages with every image a two-platform index, for a prepare
+// --platform of the other one.
+func serveBothPlatforms(t *testing.T, list []images.Image, layerSizes ...int64) (*registrytest.Registry, []string) {
+	t.Helper()
+	return serve(t, list, registrytest.Options{}, func(string) bool { return true }, layerSizes...)
+}
+
+// otherPlatform is the platform of the Apple-silicon laptop when this machine is not one, and
+// the other way round.
+func otherPlatform() v1.Platform {
+	if runtime.GOARCH == "arm64" {
+		return v1.Platform{OS: "linux", Architecture: "amd64"}
+	}
+	return v1.Platform{OS: "linux", Architecture: "arm64"}
+}
+
+// serve pushes an image for every reference of list, as a two-platform index where index says so.
+func serve(t *testing.T, list []images.Image, o registrytest.Options, index func(ref string) bool, layerSizes ...int64) (*registrytest.Registry, []string) {
+	t.Helper()
 	reg := registrytest.Start(t, o)
 	host := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	other := v1.Platform{OS: "linux", Architecture: "arm64"}
-	if host.Architecture == "arm64" {
-		other.Architecture = "amd64"
-	}
 	registries := map[string]bool{}
 	for _, img := range list {
-		if strings.HasPrefix(img.Ref, "docker.io/library/busybox:") {
-			reg.PushIndex(t, img.Ref, registrytest.Index(t, img.Ref, []v1.Platform{host, other}, layerSizes...))
+		if index(img.Ref) {
+			reg.PushIndex(t, img.Ref, registrytest.Index(t, img.Ref, []v1.Platform{host, otherPlatform()}, layerSizes...))
 		} else {
 			reg.Push(t, img.Ref, registrytest.Image(t, img.Ref, host, layerSizes...))
 		}
 		registries[img.Ref[:strings.IndexByte(img.Ref, '/')]] = true
 	}
-	var names []string
-	for r := range registries {
-		names = append(names, r)
-	}
-	slices.Sort(names)
 	var flags []string
-	for _, f := range reg.MirrorFlags(names...) {
+	for _, f := range reg.MirrorFlags(slices.Sorted(maps.Keys(registries))...) {
 		flags = append(flags, "--registry-mirror", f)
 	}
 	return reg, flags
@@ -211,7 +227,8 @@ func TestPrepareThenUpOffline(t *testing.T) {
 }
 
 // An image missing from the cache: up --offline names it, says to run prepare, and installs
-// nothing. Bundles that are corrupt or cut short are refused and import nothing.
+// nothing. Bundles that are corrupt, cut short, of another bundle format or for another platform
+// are refused with their exit codes and import nothing.
 func TestOfflineRefusals(t *testing.T) {
 	w := offlineWorld(t, "offmiss")
 	t.Cleanup(func() { w.teardown(t) })
@@ -239,23 +256,47 @@ func TestOfflineRefusals(t *testing.T) {
 	r = w.run(t, 2*time.Minute, append([]string{"status"}, w.names()...)...)
 	mustContain(t, r, "not ready: 1 of 26 images are not in the cache ("+victim+")")
 
+	// A bundle for the laptops of the other platform, made by the real command.
+	other := otherPlatform()
+	foreign := filepath.Join(t.TempDir(), "other-platform.svcgraph")
+	_, bothMirrors := serveBothPlatforms(t, list, 8<<10)
+	expect(t, w.run(t, prepareLimit, w.prepareArgs(bothMirrors, "--platform", other.String(), "--bundle", foreign)...), 0)
+
 	data, err := os.ReadFile(bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, bad := range map[string][]byte{
-		"corrupt":   flipped(data, len(data)/2),
-		"truncated": data[:len(data)*2/3],
+	for _, tc := range []struct {
+		name   string
+		bundle func() []byte
+		kind   reason.Kind
+		says   string
+	}{
+		{"corrupt", func() []byte { return flipped(data, len(data)/2) }, reason.BundleInvalid, "corrupt"},
+		{"truncated", func() []byte { return data[:len(data)*2/3] }, reason.BundleInvalid, "truncated"},
+		// A later svcgraph's bundle, whole and summed: refused for its format alone.
+		{"another format", func() []byte {
+			return bundletest.RewriteManifest(t, data, func(m *images.BundleManifest) {
+				m.Format, m.SvcgraphVersion = "svcgraph-bundle/v2", "9.9.9"
+			})
+		}, reason.BundleInvalid, `format "svcgraph-bundle/v2" (made by svcgraph 9.9.9)`},
+		{"another platform", func() []byte {
+			raw, err := os.ReadFile(foreign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return raw
+		}, reason.BundlePlatform, "holds images for " + other.String() + ", and this machine's minikube node is linux/" + runtime.GOARCH},
 	} {
-		t.Run(name, func(t *testing.T) {
-			b := offlineWorld(t, "bad"+name)
-			file := filepath.Join(t.TempDir(), name+".svcgraph")
-			if err := os.WriteFile(file, bad, 0o644); err != nil {
+		t.Run(tc.name, func(t *testing.T) {
+			b := offlineWorld(t, "badbundle")
+			file := filepath.Join(t.TempDir(), "workshop.svcgraph")
+			if err := os.WriteFile(file, tc.bundle(), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			r := b.run(t, prepareLimit, append(append([]string{"prepare"}, b.names()...), "--from-bundle", file)...)
-			expect(t, r, 74)
-			mustContain(t, r, "BUNDLE_INVALID", name, "Nothing was imported")
+			expect(t, r, tc.kind.ExitCode)
+			mustContain(t, r, tc.kind.ID, tc.says, "Nothing was imported")
 			r = b.run(t, 2*time.Minute, append([]string{"status"}, b.names()...)...)
 			mustContain(t, r, "offline (linux/"+runtime.GOARCH+"): not ready")
 			if blobs, _ := filepath.Glob(filepath.Join(b.dir, "cache", "svcgraph", "images", "blobs", "sha256", "*")); len(blobs) > 0 {

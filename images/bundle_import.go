@@ -196,7 +196,7 @@ func walkBundle(ctx context.Context, f *os.File, source string, p Platform) (bun
 		return idx, invalid("its manifest is corrupt (%v)", err)
 	}
 	if m.Format != BundleFormat {
-		return idx, reason.New(reason.BundleInvalid, "Make the bundle again with this svcgraph (`svcgraph prepare --bundle FILE`), or import it with the svcgraph version that made it ("+m.SvcgraphVersion+").",
+		return idx, reason.New(reason.BundleInvalid, "Make the bundle again with this svcgraph (`svcgraph prepare --bundle FILE`), or import it with the svcgraph version that made it ("+m.SvcgraphVersion+"). Nothing was imported.",
 			"%s is a bundle of format %q (made by svcgraph %s); this svcgraph reads %q", source, m.Format, m.SvcgraphVersion, BundleFormat)
 	}
 	if m.Platform != p.String() {

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,6 +17,7 @@ import (
 	"helm.sh/helm/v3/pkg/cli"
 
 	"github.com/svcgraph/svcgraph/chartmod"
+	"github.com/svcgraph/svcgraph/internal/bundletest"
 	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/internal/registrytest"
 )
@@ -161,7 +160,7 @@ func TestBundleRefusals(t *testing.T) {
 		{"truncated in the middle", variant(good[:len(good)/2]), amd64, reason.BundleInvalid, "truncated"},
 		{"truncated before its sum", variant(good[:len(good)-2048]), amd64, reason.BundleInvalid, "truncated"},
 		{"empty", variant(nil), amd64, reason.BundleInvalid, "not an svcgraph bundle"},
-		{"another format", variant(rewriteManifest(t, good, func(m *BundleManifest) { m.Format = "svcgraph-bundle/v2" })), amd64, reason.BundleInvalid, `format "svcgraph-bundle/v2"`},
+		{"another format", variant(bundletest.RewriteManifest(t, good, func(m *BundleManifest) { m.Format = "svcgraph-bundle/v2" })), amd64, reason.BundleInvalid, `format "svcgraph-bundle/v2"`},
 		{"another platform", file, arm64, reason.BundlePlatform, "holds images for linux/amd64, and this machine's minikube node is linux/arm64"},
 	}
 	for _, tc := range cases {
@@ -314,44 +313,6 @@ func TestBundleFromPipeRefused(t *testing.T) {
 		t.Fatalf("import from a pipe: %v", err)
 	}
 	nothingImported(t, dst)
-}
-
-// rewriteManifest re-tars a bundle with its manifest edited and its sum made to match, as a
-// bundle of another svcgraph would be.
-func rewriteManifest(t *testing.T, bundle []byte, edit func(*BundleManifest)) []byte {
-	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(bundle))
-	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	var manifest []byte
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, _ := io.ReadAll(tr)
-		switch h.Name {
-		case bundleManifestName:
-			var m BundleManifest
-			if err := json.Unmarshal(data, &m); err != nil {
-				t.Fatal(err)
-			}
-			edit(&m)
-			data, _ = json.Marshal(m)
-			manifest = data
-		case bundleSumName:
-			sum := sha256.Sum256(manifest)
-			data = []byte(hex.EncodeToString(sum[:]) + "\n")
-		}
-		h.Size = int64(len(data))
-		tw.WriteHeader(h)
-		tw.Write(data)
-	}
-	tw.Close()
-	return out.Bytes()
 }
 
 // An archive for minikube image load holds both the docker-save manifest and the OCI index over

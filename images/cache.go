@@ -145,6 +145,15 @@ func (c *Cache) writeBytes(d v1.Descriptor, data []byte) error {
 	return c.writeBlob(d, bytes.NewReader(data), true, nil)
 }
 
+// readSmall reads a small blob (a manifest, a config) the cache holds whole, if it does.
+func (c *Cache) readSmall(d v1.Descriptor, limit int64) ([]byte, bool) {
+	if !c.hasBlob(d) {
+		return nil, false
+	}
+	data, err := readLimited(c.blobPath(d.Digest), limit)
+	return data, err == nil
+}
+
 // countingReader counts what is read, and marks the errors of writers it is copied to apart:
 // io.Copy uses WriteTo when the source has one, so the cache file's errors come back through here.
 type countingReader struct {

@@ -44,15 +44,18 @@ func (c *Client) EnsureNamespace(ctx context.Context, ns string) error {
 type NamespaceOutcome int
 
 const (
-	NamespaceAbsent  NamespaceOutcome = iota // there was none
-	NamespaceDeleted                         // it was svcgraph's, and it is gone
-	NamespaceLeft                            // it is not svcgraph's: left as it was
+	NamespaceAbsent   NamespaceOutcome = iota // there was none
+	NamespaceDeleted                          // it was svcgraph's, and it is gone
+	NamespaceLeft                             // it is not svcgraph's: left as it was
+	NamespaceHidden                           // the user may not read it, so whose it is cannot be told: left
+	NamespaceDeleting                         // deleted, but the user may not watch it go (its Role allows the namespace itself only)
 )
 
 // DeleteNamespace deletes the namespace if svcgraph created it (ManagedByLabel) and waits, for
 // at most timeout, watching, until the API server no longer has it (its finalizers have emptied
 // it). A namespace without the label — the user's own, or one an svcgraph older than the label
-// had Helm create — is left alone.
+// had Helm create — is left alone, and so is one the user may not read (a user limited to the
+// namespace's inside cannot tell whether svcgraph created it).
 func (c *Client) DeleteNamespace(ctx context.Context, ns string, timeout time.Duration) (NamespaceOutcome, error) {
 	got, err := c.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	switch {
@@ -60,6 +63,8 @@ func (c *Client) DeleteNamespace(ctx context.Context, ns string, timeout time.Du
 		return NamespaceAbsent, nil
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
 		return NamespaceAbsent, interrupted(ctx, "reading namespace "+ns)
+	case apierrors.IsForbidden(err):
+		return NamespaceHidden, nil
 	case err != nil:
 		return NamespaceAbsent, reason.Wrap(reason.Cluster, err, "", "cannot read namespace %s", ns)
 	case got.Labels[ManagedByLabel] != ManagedBy:
@@ -79,6 +84,12 @@ func (c *Client) DeleteNamespace(ctx context.Context, ns string, timeout time.Du
 	default:
 		return NamespaceAbsent, reason.Wrap(reason.Uninstall, err, "Check that your kubeconfig user may delete namespaces, then run `svcgraph down` again.",
 			"cannot delete namespace %s", ns)
+	}
+	// A user whose Role allows only its namespace may delete it but not list or watch namespaces;
+	// waiting would retry the forbidden watch until the timeout.
+	_, err = c.cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", ns).String()})
+	if apierrors.IsForbidden(err) {
+		return NamespaceDeleting, nil
 	}
 	if err := c.waitNamespaceGone(ctx, ns, timeout); err != nil {
 		return NamespaceAbsent, err

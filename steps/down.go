@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
@@ -74,9 +75,35 @@ func (Uninstall) Run(ctx context.Context, s *Session) error {
 		return nil
 	}
 	if err := k.Uninstall(ctx, s.Config.Release, s.Config.Timeout); err != nil {
-		return err
+		return s.uninstallForbidden(ctx, k, err)
 	}
 	s.Result(fmt.Sprintf("uninstalled release %s (revision %d)", s.Config.Release, rel.Revision))
+	return nil
+}
+
+// uninstallForbidden explains a failed uninstall by what this user may not delete: a user limited
+// to the namespace removes the release's objects there, and the ClusterRoles and bindings an
+// admin's install made are left, named, with Helm's record of the release (status uninstalling),
+// so an admin's `svcgraph down` or `helm uninstall` finishes the job. That is all this user may
+// do, so down goes on. Any other failure stays one.
+func (s *Session) uninstallForbidden(ctx context.Context, k *kube.Client, failed error) error {
+	if ctx.Err() != nil || reason.Of(failed).Kind != reason.Uninstall {
+		return failed
+	}
+	left, err := k.Undeletable(ctx, s.Config.Release)
+	if err != nil || len(left) == 0 {
+		return failed
+	}
+	const listed = 5
+	shown := strings.Join(left[:min(listed, len(left))], ", ")
+	if len(left) > listed {
+		shown += fmt.Sprintf(", … and %d more", len(left)-listed)
+	}
+	s.Warn(fmt.Sprintf("the user of %s may not delete %s of release %s: %s. They are left, with Helm's record of the release, "+
+		"for someone who may: the cluster's admin removes them with `svcgraph down --namespace %s --release %s --context <the admin's context>` (or `helm uninstall %s -n %s`)",
+		s.target(), plural(len(left), "object"), s.Config.Release, shown, s.Config.Namespace, s.Config.Release, s.Config.Release, s.Config.Namespace))
+	s.Result(fmt.Sprintf("removed what this user may of release %s; left %s it may not delete", s.Config.Release, plural(len(left), "object")))
+	s.releaseLeft = true
 	return nil
 }
 
@@ -94,6 +121,10 @@ func (DeleteNamespace) Run(ctx context.Context, s *Session) error {
 		return err
 	}
 	ns := s.Config.Namespace
+	if s.releaseLeft {
+		s.Result(fmt.Sprintf("left namespace %s: it holds Helm's record of release %s, which whoever removes the rest needs", ns, s.Config.Release))
+		return nil
+	}
 	s.Progress("waiting for namespace " + ns + " to be gone")
 	done, err := k.DeleteNamespace(ctx, ns, s.Config.Timeout)
 	if err != nil {
@@ -102,6 +133,10 @@ func (DeleteNamespace) Run(ctx context.Context, s *Session) error {
 	switch done {
 	case kube.NamespaceLeft:
 		s.Result(fmt.Sprintf("left namespace %s: svcgraph did not create it (`kubectl delete namespace %s` removes it)", ns, ns))
+	case kube.NamespaceDeleting:
+		s.Result(fmt.Sprintf("namespace %s is being deleted (this user may not watch namespaces, so down does not wait until it is gone)", ns))
+	case kube.NamespaceHidden:
+		s.Result(fmt.Sprintf("left namespace %s: this user may not read it, so whether svcgraph created it cannot be told (the cluster's admin's `svcgraph down` deletes it if so)", ns))
 	default:
 		s.Result("namespace " + ns + " is gone")
 	}

@@ -16,7 +16,8 @@ import (
 // CheckFit checks, before anything is installed, that the cluster can take the release, and
 // names every problem at once: the Kubernetes version against every chart's kubeVersion, the
 // user's permissions for every verb × resource the release and svcgraph use (cluster-scoped
-// ones included), the storage the release's claims want, and the namespace (one holding
+// ones included), the storage the release's claims want, the nodes' architectures against the
+// platforms the images are built for (fit_arch.go), and the namespace (one holding
 // objects that are not the release's is refused: down would delete them). Claims of Tempo's
 // components on a cluster without a default StorageClass would stay Pending for ever: Tempo
 // then keeps its data in emptyDirs, and the summary says so.
@@ -70,6 +71,16 @@ func (CheckFit) Run(ctx context.Context, s *Session) error {
 		misfits = append(misfits, *m)
 	}
 	summary = append(summary, storage)
+
+	s.Progress("asking the registries which platforms the images are built for")
+	m, arch, err := s.archMisfit(ctx, facts)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		misfits = append(misfits, *m)
+	}
+	summary = append(summary, arch)
 
 	if m := namespaceMisfit(s.Config, ns); m != nil {
 		misfits = append(misfits, *m)

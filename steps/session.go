@@ -42,6 +42,9 @@ type Session struct {
 	facts       *kube.Facts  // the cluster's version and nodes, once a step has read them
 	profileSize *profileSize // the minikube profile's size, once StartMinikube knows it
 	clusterAway string       // why `down` cannot reach the cluster; "" when it can
+	// releaseLeft: `down`'s user could not delete all of the release, whose record then stays in
+	// the namespace for someone who may.
+	releaseLeft bool
 	runner      *Runner
 	result      string
 	details     any

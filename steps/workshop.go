@@ -16,13 +16,20 @@ import (
 // ValidateWorkshop refuses a bad --platform, --registry-mirror or --workers before anything runs
 // (commands that take them).
 func (c Config) ValidateWorkshop() error {
-	_, _, err := c.workshop()
+	err := c.ValidateMirrors()
 	if err == nil && c.Workers < 1 {
 		err = reason.New(reason.Usage, fmt.Sprintf("Use --workers 1 or more (the default is %d).", images.DefaultWorkers), "--workers %d is too few", c.Workers)
 	}
 	if err == nil && c.Bundle != "" && c.FromBundle != "" {
 		err = reason.New(reason.Usage, "Write a bundle on the machine that pulls, import it on the others.", "--bundle and --from-bundle do not go together")
 	}
+	return err
+}
+
+// ValidateMirrors refuses a bad --registry-mirror (or --platform) before anything runs: up asks
+// the mirrors which platforms the images are built for.
+func (c Config) ValidateMirrors() error {
+	_, _, err := c.workshop()
 	return err
 }
 

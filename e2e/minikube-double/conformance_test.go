@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,8 +41,8 @@ const profile = "svcgraph"
 func args(s string) []string { return strings.Fields(s) }
 
 // TestConformsToRealMinikube runs every minikube invocation svcgraph makes (version, status,
-// profile list, start, stop, delete, unpause) in every state that needs no running driver — no
-// profile; what a refused start leaves (an "invalid" profile directory); what a start leaves
+// profile list, start, stop, delete, unpause, image ls, image load) in every state that needs
+// no running driver — no profile; what a refused start leaves (an "invalid" profile directory); what a start leaves
 // that failed creating the machine (a profile without a machine); a profile whose config does
 // not parse; no driver, a stopped Docker, a Docker too small; root — against the real
 // minikube v1.37.0 and v1.38.1 and the double imitating each. Exit codes, minikube's reason
@@ -60,6 +61,10 @@ func TestConformsToRealMinikube(t *testing.T) {
 		return userCode
 	}
 	start := "start -p " + profile + " --cpus 2 --memory 4096"
+	// What up --offline runs (internal/minikube/images.go): the node's image list, and a load of
+	// an archive svcgraph wrote for this machine's platform.
+	imageLs := "image ls --format json -p " + profile
+	imageLoad := "image load -p " + profile + " " + loadArchive(t)
 	scenarios := []scenario{
 		{name: "no driver", steps: []step{
 			{args: args("version -o json")},
@@ -68,12 +73,16 @@ func TestConformsToRealMinikube(t *testing.T) {
 			{args: args("stop -p svcgraph"), want: 85},
 			{args: args("unpause -p svcgraph"), want: 85},
 			{args: args("delete -p svcgraph")},
+			{args: args(imageLs), want: 14},
+			{args: args(imageLoad), want: 14},
 			{args: args(start), want: 55},
 			// A refused start leaves the profile's directory: listed invalid, otherwise unknown.
 			{args: args("profile list -o json")},
 			{args: args("status -p svcgraph -o json"), want: 85},
 			{args: args("stop -p svcgraph"), want: 85},
 			{args: args("unpause -p svcgraph"), want: 85},
+			{args: args(imageLs), want: 14},
+			{args: args(imageLoad), want: 14},
 			{args: args(start + " --driver docker"), want: 65},
 			{args: args(start + " --driver none"), want: 65},
 			{args: args(start + " --driver qemu2"), want: 65},
@@ -110,6 +119,13 @@ func TestConformsToRealMinikube(t *testing.T) {
 			{args: args("status -p svcgraph"), docker: healthy, want: -1},
 			{args: args("profile list -o json"), docker: healthy},
 			{args: args("unpause -p svcgraph"), docker: healthy, want: 80},
+			// No running machine: nothing listed ("[]"), nothing loaded, and exit 0 all the same.
+			{args: args(imageLs), docker: healthy},
+			{args: args(imageLoad), docker: healthy},
+			{args: args(imageLs), docker: stopped},
+			{args: args(imageLoad), docker: stopped},
+			{args: args(imageLs)},
+			{args: args(imageLoad)},
 			{args: args(start), docker: healthy, want: asRoot(57, 80)},
 			{args: args(start + " --driver qemu2"), docker: healthy, want: 81},
 			{args: args("status -p svcgraph -o json"), docker: stopped, want: -1},
@@ -127,6 +143,8 @@ func TestConformsToRealMinikube(t *testing.T) {
 			{args: args(start), want: 38},
 			{args: args("stop -p svcgraph"), want: 38},
 			{args: args("unpause -p svcgraph"), want: 38},
+			{args: args(imageLs), want: 14},
+			{args: args(imageLoad), want: 14},
 			{args: args("delete -p svcgraph")},
 			{args: args("profile list -o json")},
 		}},
@@ -160,6 +178,16 @@ func TestConformsToRealMinikube(t *testing.T) {
 			})
 		}
 	}
+}
+
+// loadArchive is an image archive as svcgraph writes it for `minikube image load`.
+func loadArchive(t *testing.T) string {
+	t.Helper()
+	for file := range archives(t, map[string]string{"docker.io/library/busybox:latest": runtime.GOARCH}) {
+		return file
+	}
+	t.Fatal("no archive written")
+	return ""
 }
 
 func dockerLabel(d *minikubetest.Docker) string {
@@ -204,7 +232,7 @@ func compare(r, d minikubetest.Result, real, double *minikubetest.Sandbox) strin
 			return fmt.Sprintf("reason %s: %q (suggestion %q), the double's %s: %q (suggestion %q)", re.ID, rm, re.Suggestion, de.ID, dm, de.Suggestion)
 		}
 	}
-	if !hasFlag(r.Args, "-o", "json") {
+	if !hasFlag(r.Args, "-o", "json") && !hasFlag(r.Args, "--format", "json") {
 		return ""
 	}
 	if hasWord(r.Args, "list") {

@@ -81,16 +81,20 @@ func (s store) saveImages(profile string, l []listImage) error {
 	return os.Rename(tmp, path)
 }
 
-// loadedProfile is config.LoadProfile's refusal of a profile that does not exist, as the image
-// commands report it: exit.Error(reason.Usage, "loading profile", err), exit 14.
+// loadedProfile is config.LoadProfile as the image commands use it: a profile that does not
+// exist (an invalid one, a directory without a config, counts as none) or whose config does not
+// parse is exit.Error(reason.Usage, "loading profile", err), exit 14 with the bug-report box.
 func loadedProfile(p *printer, st store, in invocation) *Profile {
+	usage := kind{id: "MK_USAGE", code: exProgramUsage, issueLink: true}
 	prof, err := st.load(in.profile())
+	if cerr, ok := err.(configError); ok {
+		p.exitWith(usage, "loading profile: "+cerr.Error())
+	}
 	if err != nil {
 		fatal(err)
 	}
-	if prof == nil {
-		p.exitWith(kind{id: "MK_USAGE", code: exProgramUsage},
-			fmt.Sprintf("loading profile: cluster %q does not exist", in.profile()))
+	if prof == nil || prof.Status == invalid {
+		p.exitWith(usage, fmt.Sprintf("loading profile: cluster %q does not exist", in.profile()))
 	}
 	return prof
 }

@@ -62,12 +62,32 @@ func Run(t *testing.T, mode string, prepare, scenario func(t *testing.T, dir str
 	}
 }
 
+// fillerName is the file that fills a full directory.
+const fillerName = ".faultydir-filler"
+
+// Free gives a full directory n bytes of room (n < 0: all of it back), as a user who deletes
+// files does, so a scenario can fill it in the middle of a command, or run it again with room.
+func Free(t *testing.T, dir string, n int64) {
+	t.Helper()
+	filler := filepath.Join(dir, fillerName)
+	fi, err := os.Stat(filler)
+	if err != nil {
+		t.Fatalf("%s is not a full directory: %v", dir, err)
+	}
+	if n < 0 || n >= fi.Size() {
+		err = os.Remove(filler)
+	} else {
+		err = os.Truncate(filler, fi.Size()-n)
+	}
+	if err != nil {
+		t.Fatalf("making room in %s: %v", dir, err)
+	}
+}
+
 func mountFaulty(t *testing.T, mode, dir string, prepare func(*testing.T, string)) {
 	t.Helper()
-	size := "size=4m"
-	if mode == "full" {
-		size = "size=64k"
-	}
+	// Room for what prepare puts there before it fills, and for what a test frees afterwards (Free).
+	const size = "size=4m"
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, size); err != nil {
 		t.Fatalf("mounting a tmpfs on %s: %v", dir, err)
 	}
@@ -80,7 +100,7 @@ func mountFaulty(t *testing.T, mode, dir string, prepare func(*testing.T, string
 			t.Fatalf("remounting %s read-only: %v", dir, err)
 		}
 	case "full":
-		f, err := os.Create(filepath.Join(dir, "filler"))
+		f, err := os.Create(filepath.Join(dir, fillerName))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -66,6 +66,7 @@ var (
 	ClusterVersion   = Kind{ID: "CLUSTER_UNSUPPORTED_VERSION", ExitCode: 80, Advice: "Use a cluster whose Kubernetes version the charts accept, or other --demo-version / --tempo-version."}
 	ClusterForbidden = Kind{ID: "CLUSTER_FORBIDDEN", ExitCode: 81, Advice: "Ask the cluster's admin for the permissions listed (the demo creates ClusterRoles and ClusterRoleBindings), or use a context whose user has them."}
 	StorageClass     = Kind{ID: "CLUSTER_STORAGE", ExitCode: 82, Advice: "Name a StorageClass the cluster has with --storage-class (`kubectl get storageclass` lists them), or leave it out."}
+	ClusterArch      = Kind{ID: "CLUSTER_UNSUPPORTED_ARCH", ExitCode: 83, Advice: "Use nodes of an architecture every image is built for, or point the images at builds for your nodes in your -f/--set values."}
 	NamespaceNotOurs = Kind{ID: "NAMESPACE_NOT_OURS", ExitCode: 84, Advice: "Install into a namespace of the demo's own with --namespace NAME; svcgraph down deletes the namespace it created."}
 	Interrupted      = Kind{ID: "INTERRUPTED", ExitCode: 130, Advice: "Run the same command again: it picks up where this run stopped (`up` where it was, `prepare` with the blobs it has)."}
 )
@@ -77,7 +78,7 @@ var Kinds = []Kind{Internal, Usage, Output, MissingBinary, OldBinary, HostMemory
 	ChartDigest, ChartLayout, ChartCheck, BadValues, CacheUnwritable, Cluster, Install, PodsNotReady,
 	Uninstall, NotInstalled, ClusterTooSmall, ClusterNotOurs, PortInUse, Forward, GraphEmpty,
 	PromUnreachable, OfflineNotPrepared, ImagePull, ImageLoad, ImageNotOnNode, BundleInvalid,
-	BundlePlatform, ClusterVersion, ClusterForbidden, StorageClass, NamespaceNotOurs,
+	BundlePlatform, ClusterVersion, ClusterForbidden, StorageClass, ClusterArch, NamespaceNotOurs,
 	Interrupted}
 
 // Error is a failure of a known kind.

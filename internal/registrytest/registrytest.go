@@ -36,8 +36,9 @@ type Registry struct {
 
 	srv      *httptest.Server
 	mu       sync.Mutex
-	blobGets map[string]int // digest → GET requests of the blob
-	link     Options        // BytesPerSecond and Latency in force (SetLink changes them)
+	blobGets map[string]int   // digest → GET requests of the blob
+	held     map[string]*Held // digest → the hold its GETs wait on
+	link     Options          // BytesPerSecond and Latency in force (SetLink changes them)
 	stopped  bool
 }
 
@@ -74,9 +75,14 @@ func Start(t testing.TB, o Options) *Registry {
 			time.Sleep(link.Latency) // a distant registry's round trip, not synchronisation
 		}
 		if req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/sha256:") {
+			digest := req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]
 			r.mu.Lock()
-			r.blobGets[req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]]++
+			r.blobGets[digest]++
+			held := r.held[digest]
 			r.mu.Unlock()
+			if held != nil {
+				w = &holding{ResponseWriter: w, held: held, digest: digest, req: req}
+			}
 			if link.BytesPerSecond > 0 {
 				w = &throttled{ResponseWriter: w, rate: link.BytesPerSecond, start: time.Now()}
 			}
@@ -132,6 +138,70 @@ func (r *Registry) BlobGets() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// Held is a set of blobs whose downloads stop halfway until Release: a download in flight for as
+// long as a test needs, with no sleeps.
+type Held struct {
+	arrived chan string
+	release chan struct{}
+	once    sync.Once
+}
+
+// Hold makes every GET of these blobs (digests as "sha256:…") send the first half of the blob,
+// say so on Arrived, and wait for Release or for the client to hang up before sending the rest.
+func (r *Registry) Hold(digests ...string) *Held {
+	h := &Held{arrived: make(chan string, 64), release: make(chan struct{})}
+	r.mu.Lock()
+	if r.held == nil {
+		r.held = map[string]*Held{}
+	}
+	for _, d := range digests {
+		r.held[d] = h
+	}
+	r.mu.Unlock()
+	return h
+}
+
+// Arrived gives the digest of each held download once its first half is sent.
+func (h *Held) Arrived() <-chan string { return h.arrived }
+
+// Release lets every held download, now and later, finish.
+func (h *Held) Release() { h.once.Do(func() { close(h.release) }) }
+
+// holding sends half of the first write, then waits for the hold to be released.
+type holding struct {
+	http.ResponseWriter
+	held   *Held
+	digest string
+	req    *http.Request
+	waited bool
+}
+
+func (w *holding) Write(p []byte) (int, error) {
+	if w.waited || len(p) < 2 {
+		return w.ResponseWriter.Write(p)
+	}
+	w.waited = true
+	half := len(p) / 2
+	n, err := w.ResponseWriter.Write(p[:half])
+	if err != nil {
+		return n, err
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	select {
+	case w.held.arrived <- w.digest:
+	default:
+	}
+	select {
+	case <-w.held.release:
+	case <-w.req.Context().Done():
+		return n, w.req.Context().Err()
+	}
+	m, err := w.ResponseWriter.Write(p[half:])
+	return n + m, err
 }
 
 // local is where a full reference (docker.io/library/busybox:latest) lives in this registry.
