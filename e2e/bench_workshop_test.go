@@ -23,7 +23,7 @@ import (
 // Issue 17: workshop mode. prepare of the default pair's image set (real-world layer sizes,
 // bench_workshop_sizes_test.go, scaled down) from a loopback registry with its default workers
 // against one blob at a time; bundle creation and import against a plain cp; cold up --offline
-// against cold up. (Zarf did not build here within the time box: BENCHMARKS.md.)
+// against cold up. (Zarf is not measured here: scripts/zarf builds it; BENCHMARKS.md.)
 
 type workshopBench struct {
 	prepareN, importN, offlineN int
