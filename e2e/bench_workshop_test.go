@@ -23,7 +23,7 @@ import (
 // Issue 17: workshop mode. prepare of the default pair's image set (real-world layer sizes,
 // bench_workshop_sizes_test.go, scaled down) from a loopback registry with its default workers
 // against one blob at a time; bundle creation and import against a plain cp; cold up --offline
-// against cold up. (Zarf is not measured here: scripts/zarf builds it; BENCHMARKS.md.)
+// against cold up. (Zarf beside the bundle: bench_zarf_test.go.)
 
 type workshopBench struct {
 	prepareN, importN, offlineN int
@@ -57,6 +57,13 @@ func workshopWorld(t *testing.T, rep *benchReport, b workshopBench) (*world, *re
 	w := offlineWorld(t, "workshop")
 	t.Cleanup(func() { w.teardown(t) })
 	list := w.releaseImages(t)
+	reg, mirrors := serveWorkshopImages(t, rep, b, list)
+	return w, reg, mirrors, list
+}
+
+// serveWorkshopImages starts a registry (blobs on disk) holding the sized image under every
+// reference of list, and returns it with the --registry-mirror flags that reach it.
+func serveWorkshopImages(t *testing.T, rep *benchReport, b workshopBench, list []images.Image) (*registrytest.Registry, []string) {
 	// serveImages gives the references, the mirrors and busybox's index; the sized images then
 	// take over every tag (the small ones stay unreferenced in the registry).
 	reg, mirrors := serveImages(t, list, registrytest.Options{BlobDir: filepath.Join(t.TempDir(), "registry")}, 1024)
@@ -80,7 +87,7 @@ func workshopWorld(t *testing.T, rep *benchReport, b workshopBench) (*world, *re
 	real, nLayers := realBytes(defaultPairSizes)
 	rep.sections = append(rep.sections, fmt.Sprintf("Workshop image set: %d images, %d distinct layers; real-world size %s (distinct layers), served at 1/%g: %s of layers (linux/%s).",
 		len(list), nLayers, mb(real), b.scale, mb(served), runtime.GOARCH))
-	return w, reg, mirrors, list
+	return reg, mirrors
 }
 
 func mb(n int64) string { return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB" }
