@@ -76,16 +76,7 @@ func TestCtrlCDuringPrepareThenPrepare(t *testing.T) {
 		}
 	}
 	go func() { prep.lines.drain(); close(prep.drained) }()
-	start := time.Now()
-	code, _ := prep.interrupt(t)
-	took := time.Since(start)
-	t.Logf("exit %d %s after Ctrl-C", code, took.Round(time.Millisecond))
-	if code != reason.Interrupted.ExitCode || !strings.Contains(prep.output(), reason.Interrupted.ID) {
-		t.Fatalf("prepare after Ctrl-C exited %d, want %d (%s):\n%s", code, reason.Interrupted.ExitCode, reason.Interrupted.ID, prep.output())
-	}
-	if took > 5*time.Second {
-		t.Errorf("prepare took %s to answer Ctrl-C", took)
-	}
+	prep.ctrlC(t, "prepare", 5*time.Second)
 	w.resumePrepare(t, reg, mirrors, list, heldRefs, func() { held.Release() })
 }
 

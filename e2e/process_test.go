@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
 // Forwarding.
@@ -150,6 +152,22 @@ func (p *running) interrupt(t *testing.T) (int, error) {
 	}
 	err := p.cmd.Wait()
 	return p.cmd.ProcessState.ExitCode(), err
+}
+
+// ctrlC interrupts the process and holds it to what Ctrl-C promises: exit 130, INTERRUPTED named,
+// within limit. what names the command in failures.
+func (p *running) ctrlC(t *testing.T, what string, limit time.Duration) {
+	t.Helper()
+	sent := time.Now()
+	code, _ := p.interrupt(t) // the exit code says it all: a non-zero one is an error
+	took := time.Since(sent)
+	t.Logf("%s: exit %d %s after Ctrl-C", what, code, took.Round(time.Millisecond))
+	if code != reason.Interrupted.ExitCode || !strings.Contains(p.output(), reason.Interrupted.ID) {
+		t.Fatalf("%s after Ctrl-C exited %d, want %d (%s):\n%s", what, code, reason.Interrupted.ExitCode, reason.Interrupted.ID, p.output())
+	}
+	if took > limit {
+		t.Errorf("%s took %s to answer Ctrl-C, want at most %s", what, took.Round(time.Millisecond), limit)
+	}
 }
 
 func (p *running) output() string {

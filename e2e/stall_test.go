@@ -6,11 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
 // TestCtrlCWhileARepositoryStalls is Ctrl-C while a chart repository accepts the connection and
@@ -41,16 +38,7 @@ func TestCtrlCWhileARepositoryStalls(t *testing.T) {
 		t.Fatalf("svcgraph never reached the stalled repository\n%s", render.output())
 	}
 	go func() { render.lines.drain(); close(render.drained) }()
-	start := time.Now()
-	code, _ := render.interrupt(t)
-	took := time.Since(start)
-	t.Logf("exit %d %s after Ctrl-C", code, took.Round(time.Millisecond))
-	if code != reason.Interrupted.ExitCode || !strings.Contains(render.output(), reason.Interrupted.ID) {
-		t.Errorf("render after Ctrl-C exited %d, want %d (%s):\n%s", code, reason.Interrupted.ExitCode, reason.Interrupted.ID, render.output())
-	}
-	if took > 5*time.Second {
-		t.Errorf("render took %s to answer Ctrl-C", took)
-	}
+	render.ctrlC(t, "render", 5*time.Second)
 	// svcgraph hung up: the server side reads the end of the connection.
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.Copy(io.Discard, conn); err != nil {
