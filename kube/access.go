@@ -106,28 +106,41 @@ func (c *Client) Needs(ns string, kinds []ObjectKind, createNamespace, deleteNam
 		add(a)
 	}
 	for _, k := range kinds {
-		gv, err := schema.ParseGroupVersion(k.APIVersion)
-		if err != nil {
-			unserved = append(unserved, k)
-			continue
-		}
-		m, err := mapper.RESTMapping(gv.WithKind(k.Kind).GroupKind(), gv.Version)
-		if meta.IsNoMatchError(err) {
-			unserved = append(unserved, k)
-			continue
-		}
+		a, served, err := accessTo(mapper, k, ns)
 		if err != nil {
 			return nil, nil, reason.Wrap(reason.Cluster, err, "", "cannot read which APIs the cluster at %s serves", c.config.Host)
 		}
-		where := ns
-		if m.Scope.Name() == meta.RESTScopeNameRoot {
-			where = ""
+		if !served {
+			unserved = append(unserved, k)
+			continue
 		}
-		for _, v := range releaseVerbs {
-			add(Access{Verb: v, Group: m.Resource.Group, Resource: m.Resource.Resource, Namespace: where})
+		for _, a.Verb = range releaseVerbs {
+			add(a)
 		}
 	}
 	return needs, unserved, nil
+}
+
+// accessTo is access (its Verb left for the caller) to objects of kind k in namespace ns —
+// cluster-wide for a cluster-scoped kind — with the kind resolved to its resource by the
+// cluster's RESTMapper. served is false for a kind the cluster does not serve (or an apiVersion
+// that does not parse).
+func accessTo(mapper meta.RESTMapper, k ObjectKind, ns string) (a Access, served bool, err error) {
+	gv, err := schema.ParseGroupVersion(k.APIVersion)
+	if err != nil {
+		return Access{}, false, nil
+	}
+	m, err := mapper.RESTMapping(gv.WithKind(k.Kind).GroupKind(), gv.Version)
+	if meta.IsNoMatchError(err) {
+		return Access{}, false, nil
+	}
+	if err != nil {
+		return Access{}, false, err
+	}
+	if m.Scope.Name() == meta.RESTScopeNameRoot {
+		ns = ""
+	}
+	return Access{Group: m.Resource.Group, Resource: m.Resource.Resource, Namespace: ns}, true, nil
 }
 
 // accessTimeout bounds the whole round of access reviews; reviewsInFlight keeps it from

@@ -5,8 +5,6 @@ import (
 	"sort"
 
 	"helm.sh/helm/v3/pkg/releaseutil"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
@@ -35,18 +33,11 @@ func (c *Client) Undeletable(ctx context.Context, name string) ([]string, error)
 		if f.Head == nil || f.Head.Metadata == nil {
 			continue
 		}
-		gv, err := schema.ParseGroupVersion(f.Head.Version)
-		if err != nil {
-			continue
-		}
-		m, err := mapper.RESTMapping(gv.WithKind(f.Head.Kind).GroupKind(), gv.Version)
-		if err != nil {
+		a, served, err := accessTo(mapper, ObjectKind{APIVersion: f.Head.Version, Kind: f.Head.Kind}, c.opts.Namespace)
+		if err != nil || !served {
 			continue // a kind the cluster no longer serves: nothing of it to delete
 		}
-		a := Access{Verb: "delete", Group: m.Resource.Group, Resource: m.Resource.Resource, Namespace: c.opts.Namespace}
-		if m.Scope.Name() == meta.RESTScopeNameRoot {
-			a.Namespace = ""
-		}
+		a.Verb = "delete"
 		if _, ok := byAccess[a]; !ok {
 			needs = append(needs, a)
 		}
