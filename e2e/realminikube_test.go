@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,25 +142,8 @@ func TestBrokenProfileWithRealMinikube(t *testing.T) {
 // its exit code and stdout.
 func (w *world) minikube(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), minikubetest.Limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(w.bin, "minikube"), args...)
-	cmd.Env = w.environ()
-	cmd.Dir = w.dir
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	w.record("$ minikube " + strings.Join(args, " ") + "\n--- stdout ---\n" + stdout.String() + "--- stderr ---\n" + stderr.String())
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stdout.String()
-	case errors.As(err, &ee) && ctx.Err() == nil:
-		return ee.ExitCode(), stdout.String()
-	}
-	t.Fatalf("minikube %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-	return 0, ""
+	r := w.runBinary(t, filepath.Join(w.bin, "minikube"), "minikube", minikubetest.Limit, nil, args...)
+	return r.code, r.stdout
 }
 
 // profileGone asserts that minikube lists the world's profile neither as valid nor as invalid.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,8 +15,10 @@ import (
 
 // Running svcgraph in a world, and reading what it printed and which minikube commands it ran.
 
-// result is one svcgraph run: its arguments, exit code, output and wall time.
+// result is one run of svcgraph (or of the world's minikube): its arguments, exit code, output
+// and wall time.
 type result struct {
+	name           string // the command, "svcgraph" unless set
 	args           []string
 	code           int
 	stdout, stderr string
@@ -24,9 +27,11 @@ type result struct {
 
 func (r result) output() string { return r.stdout + r.stderr }
 
+func (r result) command() string { return cmp.Or(r.name, "svcgraph") + " " + strings.Join(r.args, " ") }
+
 func (r result) String() string {
-	return fmt.Sprintf("$ svcgraph %s\n(exit %d after %s)\n--- stdout ---\n%s--- stderr ---\n%s",
-		strings.Join(r.args, " "), r.code, r.took.Round(time.Millisecond), r.stdout, r.stderr)
+	return fmt.Sprintf("$ %s\n(exit %d after %s)\n--- stdout ---\n%s--- stderr ---\n%s",
+		r.command(), r.code, r.took.Round(time.Millisecond), r.stdout, r.stderr)
 }
 
 func (w *world) record(s string) {
@@ -47,9 +52,15 @@ func (w *world) run(t *testing.T, limit time.Duration, args ...string) result {
 // received it, or leaves the channel to runWhile by returning errNotWaited.
 func (w *world) runWhile(t *testing.T, limit time.Duration, during func(ctx context.Context, exited <-chan error) error, args ...string) result {
 	t.Helper()
+	return w.runBinary(t, w.svcgraph, "", limit, during, args...)
+}
+
+// runBinary runs bin (named name in the transcript, "" for svcgraph) as runWhile runs svcgraph.
+func (w *world) runBinary(t *testing.T, bin, name string, limit time.Duration, during func(ctx context.Context, exited <-chan error) error, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, w.svcgraph, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = w.environ()
 	cmd.Dir = w.dir
 	cmd.WaitDelay = 10 * time.Second
@@ -68,7 +79,7 @@ func (w *world) runWhile(t *testing.T, limit time.Duration, during func(ctx cont
 	if err == errNotWaited {
 		err = <-exited
 	}
-	r := result{args: args, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	r := result{name: name, args: args, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -77,10 +88,10 @@ func (w *world) runWhile(t *testing.T, limit time.Duration, during func(ctx cont
 	default:
 		r.code = -1
 		w.record(r.String())
-		t.Fatalf("svcgraph %s: %v (limit %s)\n%s", strings.Join(args, " "), err, limit, r)
+		t.Fatalf("%s: %v (limit %s)\n%s", r.command(), err, limit, r)
 	}
 	w.record(r.String())
-	t.Logf("svcgraph %s: exit %d in %s", strings.Join(args, " "), r.code, r.took.Round(time.Millisecond))
+	t.Logf("%s: exit %d in %s", r.command(), r.code, r.took.Round(time.Millisecond))
 	return r
 }
 
