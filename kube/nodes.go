@@ -11,6 +11,7 @@ import (
 	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/svcgraph/svcgraph/internal/budget"
+	"github.com/svcgraph/svcgraph/internal/english"
 )
 
 // releaseLabel is the label both charts put on every pod with the release name.
@@ -95,9 +96,5 @@ func (r NodeRooms) Sum() (allocatable, used budget.Amount) {
 // String is one line for messages: "1 node, 4 CPU, 8Gi memory allocatable".
 func (r NodeRooms) String() string {
 	a, _ := r.Sum()
-	s := "s"
-	if len(r.Nodes) == 1 {
-		s = ""
-	}
-	return fmt.Sprintf("%d node%s, %s allocatable", len(r.Nodes), s, a)
+	return fmt.Sprintf("%s, %s allocatable", english.Count(len(r.Nodes), "node"), a)
 }

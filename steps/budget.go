@@ -8,6 +8,7 @@ import (
 
 	"github.com/svcgraph/svcgraph/chartmod"
 	"github.com/svcgraph/svcgraph/internal/budget"
+	"github.com/svcgraph/svcgraph/internal/english"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/kube"
@@ -86,16 +87,9 @@ func (s *Session) judgeBudget(d chartmod.Demand, rooms kube.NodeRooms) error {
 		s.Warn(fmt.Sprintf("memory limits add up to %s, more than the %s the nodes have free: under load pods may be OOM-killed",
 			budget.Memory(lim.Memory), budget.Memory(free.Memory)))
 	}
-	s.Budget = fmt.Sprintf("requests %s of %s free on %s", req, free, plural(n, "node"))
+	s.Budget = fmt.Sprintf("requests %s of %s free on %s", req, free, english.Count(n, "node"))
 	s.Result(s.Budget)
 	return nil
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // budgetTable says which pods fit nowhere, then the ten biggest consumers, the total and the
@@ -106,7 +100,7 @@ func budgetTable(d chartmod.Demand, rooms kube.NodeRooms, p budget.Placement) st
 	if n == 0 {
 		b.WriteString("the cluster has no node that takes new pods")
 	} else {
-		fmt.Fprintf(&b, "the demo does not fit: %s fit on no node (%s)", plural(len(p.Unplaced), "pod"), rooms)
+		fmt.Fprintf(&b, "the demo does not fit: %s fit on no node (%s)", english.Count(len(p.Unplaced), "pod"), rooms)
 	}
 	const listed = 5
 	for i, u := range p.Unplaced {

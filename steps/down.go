@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/svcgraph/svcgraph/internal/english"
 	"github.com/svcgraph/svcgraph/internal/minikube"
 	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/kube"
@@ -101,8 +102,8 @@ func (s *Session) uninstallForbidden(ctx context.Context, k *kube.Client, failed
 	}
 	s.Warn(fmt.Sprintf("the user of %s may not delete %s of release %s: %s. They are left, with Helm's record of the release, "+
 		"for someone who may: the cluster's admin removes them with `svcgraph down --namespace %s --release %s --context <the admin's context>` (or `helm uninstall %s -n %s`)",
-		s.target(), plural(len(left), "object"), s.Config.Release, shown, s.Config.Namespace, s.Config.Release, s.Config.Release, s.Config.Namespace))
-	s.Result(fmt.Sprintf("removed what this user may of release %s; left %s it may not delete", s.Config.Release, plural(len(left), "object")))
+		s.target(), english.Count(len(left), "object"), s.Config.Release, shown, s.Config.Namespace, s.Config.Release, s.Config.Release, s.Config.Namespace))
+	s.Result(fmt.Sprintf("removed what this user may of release %s; left %s it may not delete", s.Config.Release, english.Count(len(left), "object")))
 	s.releaseLeft = true
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/svcgraph/svcgraph/chartmod"
+	"github.com/svcgraph/svcgraph/internal/english"
 	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/kube"
 )
@@ -198,11 +199,11 @@ func (s *Session) storageMisfit(ctx context.Context, k *kube.Client) (m *misfit,
 		return nil, fmt.Sprintf("no default StorageClass: Tempo keeps its data in emptyDirs (%s), lost when its pods restart; --storage-class NAME persists it",
 			strings.Join(dedupe(pendingTempo), ", ")), true, nil
 	case c.StorageClass != "":
-		return nil, fmt.Sprintf("%s on StorageClass %s", plural(len(claims), "claim"), c.StorageClass), false, nil
+		return nil, fmt.Sprintf("%s on StorageClass %s", english.Count(len(claims), "claim"), c.StorageClass), false, nil
 	case def != "":
-		return nil, fmt.Sprintf("%s on the default StorageClass %s", plural(len(claims), "claim"), def), false, nil
+		return nil, fmt.Sprintf("%s on the default StorageClass %s", english.Count(len(claims), "claim"), def), false, nil
 	}
-	return nil, plural(len(claims), "claim"), false, nil
+	return nil, english.Count(len(claims), "claim"), false, nil
 }
 
 // namespaceMisfit refuses a namespace that holds objects that are not the release's, or that
@@ -218,8 +219,8 @@ func namespaceMisfit(c Config, ns kube.NamespaceState) *misfit {
 	}
 	const listed = 5
 	shown := ns.Foreign[:min(listed, len(ns.Foreign))]
-	line := fmt.Sprintf("namespace %s holds %s that %s not release %s's: %s", c.Namespace, plural(len(ns.Foreign), "object"),
-		map[bool]string{true: "is", false: "are"}[len(ns.Foreign) == 1], c.Release, strings.Join(shown, ", "))
+	line := fmt.Sprintf("namespace %s holds %s that %s not release %s's: %s", c.Namespace, english.Count(len(ns.Foreign), "object"),
+		english.Be(len(ns.Foreign)), c.Release, strings.Join(shown, ", "))
 	if len(ns.Foreign) > listed {
 		line += fmt.Sprintf(", … and %d more", len(ns.Foreign)-listed)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/svcgraph/svcgraph/images"
+	"github.com/svcgraph/svcgraph/internal/english"
 	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/kube"
 )
@@ -56,7 +57,7 @@ func (s *Session) archMisfit(ctx context.Context, f *kube.Facts) (*misfit, strin
 		for _, p := range platforms {
 			if !o.Runs(p) {
 				m.lines = append(m.lines, fmt.Sprintf("image %s has no %s build (it has %s): %s %s", o.Ref, p, offered(o),
-					map[bool]string{true: "node", false: "nodes"}[len(nodes[p]) == 1], strings.Join(nodes[p], ", ")))
+					english.Noun(len(nodes[p]), "node"), strings.Join(nodes[p], ", ")))
 			}
 		}
 	}
@@ -73,7 +74,7 @@ func (s *Session) archMisfit(ctx context.Context, f *kube.Facts) (*misfit, strin
 		s.Warn(fmt.Sprintf("could not ask the registries which platforms the images are built for (%v); the nodes' architecture (%s) is not checked", unchecked[0].Err, on))
 		return nil, "architecture not checked (registries unreachable)", nil
 	case len(unchecked) > 0:
-		s.Warn(fmt.Sprintf("could not ask the registries about %s (%v, …); those are not checked against the nodes' architecture", plural(len(unchecked), "image"), unchecked[0].Err))
+		s.Warn(fmt.Sprintf("could not ask the registries about %s (%v, …); those are not checked against the nodes' architecture", english.Count(len(unchecked), "image"), unchecked[0].Err))
 		return nil, fmt.Sprintf("%d of %d images run on %s", len(offers)-len(unchecked), len(offers), on), nil
 	}
 	return nil, fmt.Sprintf("all %d images run on %s", len(offers), on), nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/svcgraph/svcgraph/internal/budget"
+	"github.com/svcgraph/svcgraph/internal/english"
 	"github.com/svcgraph/svcgraph/internal/reason"
 	"github.com/svcgraph/svcgraph/kube"
 )
@@ -93,7 +94,7 @@ func (r ReachCluster) Run(ctx context.Context, s *Session) error {
 	}
 	nodes := "nodes hidden from this user"
 	if f.NodesHidden == nil {
-		nodes = plural(len(f.Nodes), "node")
+		nodes = english.Count(len(f.Nodes), "node")
 	}
 	s.Result(fmt.Sprintf("context %s: %s, Kubernetes %s, %s", f.Context, f.Kind(), f.Version, nodes))
 	return nil

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
+	"github.com/svcgraph/svcgraph/internal/english"
 	"github.com/svcgraph/svcgraph/internal/reason"
 )
 
@@ -49,12 +49,5 @@ func (d Driver) ImageLoad(ctx context.Context, profile string, archives []string
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
-	return reason.Ensure(reason.ImageLoad, err, "", "minikube could not load %s into profile %q", plural(len(archives), "image archive"), profile)
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
+	return reason.Ensure(reason.ImageLoad, err, "", "minikube could not load %s into profile %q", english.Count(len(archives), "image archive"), profile)
 }
