@@ -4,6 +4,7 @@ package e2e
 // release's images live in a real registry on loopback, reached through --registry-mirror.
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -78,4 +79,32 @@ func TestArchitecture(t *testing.T) {
 			t.Errorf("fit step %q, want the skipped check said", l)
 		}
 	})
+}
+
+// TestArchitectureOffline: under --offline the check reads the platform the image cache holds
+// (prepare pulled this machine's) instead of asking registries, which are gone. On a minikube
+// node of the other architecture every image is named, nothing is loaded into the node and
+// nothing is installed.
+func TestArchitectureOffline(t *testing.T) {
+	host, other := "linux/"+runtime.GOARCH, otherPlatform()
+	node := testcluster.Nodes(1, "8", "16Gi")[0]
+	node.Arch = other.Architecture
+	w := newWorld(t, "archoff", onNodes(node), withEnv("MINIKUBE_DOUBLE_NODE_IMAGES=true", "MINIKUBE_DOUBLE_NODE_ARCH="+other.Architecture))
+	t.Cleanup(func() { w.teardown(t) })
+	list := w.releaseImages(t)
+	reg, mirrors := serveImages(t, list, registrytest.Options{}, 1<<10)
+	expect(t, w.run(t, prepareLimit, w.prepareArgs(mirrors)...), 0)
+	reg.Stop()
+
+	r := w.run(t, upLimit, w.upArgs("--offline", "--no-forward")...)
+	expect(t, r, 83)
+	mustContain(t, r, "CLUSTER_UNSUPPORTED_ARCH", "nothing was installed",
+		"has no "+other.OS+"/"+other.Architecture+" build (it has "+host+"): node "+node.Name)
+	if n, want := strings.Count(r.output(), "build (it has "+host+")"), len(list); n != want {
+		t.Errorf("%d images named as lacking a %s build, want all %d\n%s", n, other.Architecture, want, r)
+	}
+	w.unchanged(t)
+	if calls := countCalls(w.minikubeCalls(t), "image load"); calls != 0 {
+		t.Errorf("%d `minikube image load` runs for images the node cannot run", calls)
+	}
 }
