@@ -267,11 +267,11 @@ func walkBundle(ctx context.Context, f *os.File, source string, p Platform) (bun
 }
 
 // stageBlobs copies blobs from the bundle file f into c (the staging cache) and checks each
-// blob's sha256 in the bundle, both largest first and at once: one goroutine copies (in the
-// kernel where it can, so the disk, not the CPU, is its limit; it moves f's file offset), one per
-// core hashes (reading at offsets, so they share f), and the largest blob's hash, the longest
-// single task, starts at once. The hashers trail the copy, so a bundle on a slow disk is read from
-// it once and the second read comes from the page cache. The first failure stops all.
+// copy's sha256, largest first: one goroutine copies, one blob after another, in the kernel where
+// it can (so the disk, not the CPU, is its limit; it moves f's file offset), and one per core
+// hashes each staged copy as soon as it is whole. The hashers trail the copy, so the bundle is
+// read from its disk (a USB stick) once, what is hashed comes from the page cache, and what is
+// checked is what landed in the cache. The first failure stops all.
 func (c *Cache) stageBlobs(ctx context.Context, f *os.File, source string, blobs []bundleBlob, count func(int64)) error {
 	blobs = slices.Clone(blobs)
 	slices.SortStableFunc(blobs, func(a, b bundleBlob) int { return cmp.Compare(b.d.Size, a.d.Size) })
@@ -279,23 +279,21 @@ func (c *Cache) stageBlobs(ctx context.Context, f *os.File, source string, blobs
 		return writeError(err, c.Dir)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	staged := make(chan bundleBlob, len(blobs))
 	g.Go(func() error {
+		defer close(staged)
 		for _, b := range blobs {
 			if err := c.copyBundleBlob(gctx, f, source, b); err != nil {
 				return err
 			}
+			staged <- b
 		}
 		return nil
 	})
-	toHash := make(chan bundleBlob, len(blobs))
-	for _, b := range blobs {
-		toHash <- b
-	}
-	close(toHash)
 	for range min(runtime.GOMAXPROCS(0), max(len(blobs), 1)) {
 		g.Go(func() error {
-			for b := range toHash {
-				if err := checkBundleBlob(gctx, f, source, b, count); err != nil {
+			for b := range staged {
+				if err := c.checkStagedBlob(gctx, source, b, count); err != nil {
 					return err
 				}
 			}
@@ -340,15 +338,21 @@ func (c *Cache) copyBundleBlob(ctx context.Context, f *os.File, source string, b
 	return nil
 }
 
-// checkBundleBlob hashes blob b's bytes in the bundle file against its digest.
-func checkBundleBlob(ctx context.Context, f *os.File, source string, b bundleBlob, count func(int64)) error {
+// checkStagedBlob hashes the staged copy of blob b against its digest.
+func (c *Cache) checkStagedBlob(ctx context.Context, source string, b bundleBlob, count func(int64)) error {
+	file := c.blobPath(b.d.Digest)
+	in, err := os.Open(file)
+	if err != nil {
+		return writeError(err, file)
+	}
+	defer in.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, &countingReader{r: ctxReader{ctx, io.NewSectionReader(f, b.offset, b.d.Size)}, count: count})
+	n, err := io.Copy(h, &countingReader{r: ctxReader{ctx, in}, count: count})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return bundleInvalid(source)("cannot read the bundle (%v)", err)
+		return writeError(err, file)
 	}
 	if n != b.d.Size {
 		return bundleInvalid(source)("the bundle is truncated")

@@ -192,10 +192,10 @@ func nothingImported(t *testing.T, dir string) {
 	}
 }
 
-// The import copies blobs in the kernel, one after another, while other goroutines hash them in
-// the bundle. A blob whose bytes are wrong in its middle is refused and nothing is imported,
-// whether it is the largest (hashed first, its copy going on) or the smallest (hashed last, when
-// every other blob is staged and checked); a blob longer than one kernel copy comes through byte
+// The import copies blobs in the kernel, one after another, while other goroutines hash each
+// staged copy. A blob whose bytes are wrong in its middle is refused and nothing is imported,
+// whether it is the largest (hashed first, the other copies going on) or the smallest (hashed
+// last, when every other blob is staged and checked); a blob longer than one kernel copy comes through byte
 // for byte; the progress count adds up to the bundle's size.
 func TestBundleFileImport(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{})
