@@ -142,6 +142,11 @@ func (c *Cache) WriteBundleFile(ctx context.Context, file, version string, pair 
 	}
 	defer os.Remove(tmp.Name())
 	m, err := c.WriteBundle(ctx, tmp, version, pair, charts, entries, count)
+	if err == nil {
+		// CreateTemp makes the file 0600; the bundle is for others to read (copied to a share or
+		// served from a laptop), so it gets the mode a plain file gets from cp or tar.
+		err = tmp.Chmod(0o644)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

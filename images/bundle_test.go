@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -69,6 +70,11 @@ func writeBundle(t testing.TB, dir string, charts []chartmod.CachedChart, entrie
 	}
 	if len(m.Images) != len(entries) || len(m.Charts) != 2 {
 		t.Fatalf("bundle manifest: %+v", m)
+	}
+	// A file to hand to others (a share, a web server), readable as cp or tar would leave it, not
+	// the 0600 of the temporary file it was written as.
+	if st, err := os.Stat(file); err != nil || runtime.GOOS != "windows" && st.Mode().Perm() != 0o644 {
+		t.Fatalf("bundle file: %v, %v; want mode 0644", st.Mode(), err)
 	}
 	return file
 }
