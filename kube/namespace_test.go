@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -61,24 +62,32 @@ func TestDeleteNamespaceTheUserMayNotWatch(t *testing.T) {
 }
 
 // svcgraphNamespace creates a namespace labelled as svcgraph's, optionally held by a finalizer,
-// and removes it (and the finalizer) when the test ends.
+// and removes it (the finalizer first) when the test ends.
 func svcgraphNamespace(t *testing.T, cl *testcluster.Cluster, prefix string, hold bool) string {
 	t.Helper()
-	ns := uniqueNamespace(t, cl, prefix)
+	ns := prefix + "-" + rand.String(6)
 	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{ManagedByLabel: ManagedBy}}}
 	if hold {
 		obj.Finalizers = []string{holdFinalizer}
-		t.Cleanup(func() { // before uniqueNamespace's delete: cleanups run last-in, first-out
-			patch := []byte(`{"metadata":{"finalizers":null}}`)
-			_, err := cl.Client.CoreV1().Namespaces().Patch(context.Background(), ns, types.MergePatchType, patch, metav1.PatchOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				t.Errorf("release namespace %s: %v", ns, err)
-			}
-		})
 	}
 	if _, err := cl.Client.CoreV1().Namespaces().Create(testContext(t, 10*time.Second), obj, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cs := cl.Client.CoreV1().Namespaces()
+		if hold {
+			patch := []byte(`{"metadata":{"finalizers":null}}`)
+			if _, err := cs.Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("release namespace %s: %v", ns, err)
+			}
+		}
+		// Conflict: the test deleted it already, and it is still terminating.
+		if err := cs.Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			t.Errorf("delete namespace %s: %v", ns, err)
+		}
+	})
 	return ns
 }
 
