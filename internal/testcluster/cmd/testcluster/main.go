@@ -33,7 +33,6 @@ const usage = `usage: testcluster [--repo-root DIR] COMMAND
                  running one with the same nodes) and print shell lines for eval. The nodes
                  are N alike (minikube, minikube-m02, ...; default one of 4 CPUs and 8Gi), or
                  each --node in turn
-  build          only build what is missing (scripts/test starts it early, beside other work)
   down           stop every component; logs stay in the state directory
   status         show the components; exit 1 unless the cluster is ready
   env            print the shell lines for a running cluster
@@ -156,13 +155,6 @@ func run(args []string) error {
 		}
 		fmt.Print(env.ShellLines())
 		return nil
-	case "build":
-		dir, err := cacheDir()
-		if err != nil {
-			return err
-		}
-		_, err = harness.EnsureTools(ctx, *repoRoot, dir, os.Stderr)
-		return err
 	case "down":
 		return harness.Down(layout, os.Stderr)
 	case "status":
