@@ -96,14 +96,7 @@ func benchBundle(b *testing.B) string {
 		reg.Push(b, ref, registrytest.Image(b, ref, amd64.v1(), sizes...))
 		refs = append(refs, ref)
 	}
-	var mirrors []Mirror
-	for _, f := range reg.MirrorFlags("docker.io") {
-		m, err := ParseMirror(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mirrors = append(mirrors, m)
-	}
+	mirrors := mirrorsTo(b, reg, "docker.io")
 	dir, charts, entries := preparedCache(b, amd64, refs, mirrors)
 	file := writeBundle(b, dir, charts, entries)
 	st, err := os.Stat(file)

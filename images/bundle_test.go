@@ -207,14 +207,7 @@ func TestBundleFileImport(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{})
 	ref := "docker.io/library/big:1"
 	reg.Push(t, ref, registrytest.Image(t, "big", amd64.v1(), copyChunk+12345, 4000, 1500))
-	var mirrors []Mirror
-	for _, f := range reg.MirrorFlags("docker.io") {
-		m, err := ParseMirror(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mirrors = append(mirrors, m)
-	}
+	mirrors := mirrorsTo(t, reg, "docker.io")
 	src, charts, entries := preparedCache(t, amd64, []string{ref}, mirrors)
 	file := writeBundle(t, src, charts, entries)
 	good, err := os.ReadFile(file)

@@ -30,17 +30,24 @@ func testRegistry(t *testing.T) (*registrytest.Registry, []string, []Mirror) {
 	shared := registrytest.Image(t, "tempo", amd64.v1(), 7000)
 	reg.Push(t, "docker.io/grafana/tempo:2.4.1", shared)
 	reg.Push(t, "docker.io/grafana/tempo:latest", shared)
+	mirrors := mirrorsTo(t, reg, "docker.io", "ghcr.io")
+	refs := []string{"docker.io/library/busybox:latest", "ghcr.io/open-telemetry/demo:1.9.0-frontend",
+		"docker.io/grafana/tempo:2.4.1", "docker.io/grafana/tempo:latest"}
+	return reg, refs, mirrors
+}
+
+// mirrorsTo are the mirrors that send registries' requests to reg.
+func mirrorsTo(t testing.TB, reg *registrytest.Registry, registries ...string) []Mirror {
+	t.Helper()
 	var mirrors []Mirror
-	for _, f := range reg.MirrorFlags("docker.io", "ghcr.io") {
+	for _, f := range reg.MirrorFlags(registries...) {
 		m, err := ParseMirror(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		mirrors = append(mirrors, m)
 	}
-	refs := []string{"docker.io/library/busybox:latest", "ghcr.io/open-telemetry/demo:1.9.0-frontend",
-		"docker.io/grafana/tempo:2.4.1", "docker.io/grafana/tempo:latest"}
-	return reg, refs, mirrors
+	return mirrors
 }
 
 func TestPullFillsTheCacheOnceAndOnlyOnce(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -95,29 +94,11 @@ func svcgraphNamespace(t *testing.T, cl *testcluster.Cluster, prefix string, hol
 // by a Role and RoleBinding in ns — as a team on a shared cluster is given.
 func limitedClient(t *testing.T, cl *testcluster.Cluster, ns string, rule rbacv1.PolicyRule) *Client {
 	t.Helper()
-	ctx, cs := testContext(t, 10*time.Second), cl.Client
-	sa, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "team"}, Rules: []rbacv1.PolicyRule{rule}}
-	if _, err := cs.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "team"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: ns}}}
-	if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name, &authnv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := cl.TeamToken(t, ns, rule)
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["loopback"] = &clientcmdapi.Cluster{Server: cl.Config.Host, CertificateAuthority: cl.Config.CAFile,
 		CertificateAuthorityData: cl.Config.CAData, InsecureSkipTLSVerify: cl.Config.Insecure}
-	kc.AuthInfos["team"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	kc.AuthInfos["team"] = &clientcmdapi.AuthInfo{Token: token}
 	kc.Contexts["team"] = &clientcmdapi.Context{Cluster: "loopback", AuthInfo: "team", Namespace: ns}
 	kc.CurrentContext = "team"
 	path := filepath.Join(t.TempDir(), "kubeconfig")
