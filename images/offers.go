@@ -168,7 +168,7 @@ func (a *asker) configPlatform(ctx context.Context, src source, manifest []byte)
 	if err != nil {
 		return nil, err
 	}
-	data, err := a.memoized(m.Config, func() ([]byte, error) {
+	data, err := a.memoized(m.Config, maxConfigBytes, func() ([]byte, error) {
 		var data []byte
 		err := a.request(ctx, func(ctx context.Context) error {
 			layer, err := a.puller.Layer(ctx, src.repo.Digest(m.Config.Digest.String()))
@@ -207,19 +207,19 @@ func (a *asker) manifest(ctx context.Context, src source, target name.Reference)
 		var te *transport.Error
 		switch {
 		case err == nil:
-			if data, ok := a.o.Memo.readSmall(*d, maxManifestBytes); ok {
-				return d.MediaType, data, nil
-			}
-			target = src.repo.Digest(d.Digest.String())
+			data, err := a.memoized(*d, maxManifestBytes, func() ([]byte, error) {
+				desc, err := a.get(ctx, src.repo.Digest(d.Digest.String()))
+				if err != nil {
+					return nil, err
+				}
+				return desc.Manifest, nil
+			})
+			return d.MediaType, data, err
 		case !errors.As(err, &te):
 			return "", nil, err // no answer: a GET would get none either
 		}
 	}
-	var desc *remote.Descriptor
-	err := a.request(ctx, func(ctx context.Context) (err error) {
-		desc, err = a.puller.Get(ctx, target)
-		return err
-	})
+	desc, err := a.get(ctx, target)
 	if err != nil {
 		return "", nil, err
 	}
@@ -229,10 +229,19 @@ func (a *asker) manifest(ctx context.Context, src source, target name.Reference)
 	return desc.MediaType, desc.Manifest, nil
 }
 
-// memoized is the blob d from the memo, or fetched and then kept there.
-func (a *asker) memoized(d v1.Descriptor, fetch func() ([]byte, error)) ([]byte, error) {
+// get reads the manifest or index target names, under the request deadline.
+func (a *asker) get(ctx context.Context, target name.Reference) (desc *remote.Descriptor, err error) {
+	err = a.request(ctx, func(ctx context.Context) (err error) {
+		desc, err = a.puller.Get(ctx, target)
+		return err
+	})
+	return desc, err
+}
+
+// memoized is the blob d (at most limit bytes) from the memo, or fetched and then kept there.
+func (a *asker) memoized(d v1.Descriptor, limit int64, fetch func() ([]byte, error)) ([]byte, error) {
 	if a.o.Memo != nil {
-		if data, ok := a.o.Memo.readSmall(d, maxConfigBytes); ok {
+		if data, ok := a.o.Memo.readSmall(d, limit); ok {
 			return data, nil
 		}
 	}
